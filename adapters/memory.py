@@ -1,0 +1,204 @@
+"""In-memory storage: a real, thread-safe adapter for tests and the embedded mode.
+
+One process-wide lock serialises units of work, which makes every transaction
+trivially serialisable; an undo log makes rollback cheap.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+
+from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
+from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, fold
+from domain.ports import Lock
+
+R = TypeVar("R", Employee, Manager)
+Undo = Callable[[], None]
+
+
+@dataclass
+class _Table(Generic[R]):
+    kind: str
+    rows: dict[int, R] = field(default_factory=dict)
+    by_email: dict[str, int] = field(default_factory=dict)
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def put(self, record: R) -> None:
+        self.rows[record.id] = record
+        self.by_email[record.email] = record.id
+
+    def remove(self, record: R) -> None:
+        del self.rows[record.id]
+        del self.by_email[record.email]
+
+
+class MemoryStore:
+    """The shared state every in-memory unit of work reads and changes."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.employees: _Table[Employee] = _Table("Employee")
+        self.managers: _Table[Manager] = _Table("Manager")
+
+
+class _MemoryRepository(Generic[R]):
+    def __init__(self, table: _Table[R], undo: list[Undo]) -> None:
+        self._table: _Table[R] = table
+        self._undo = undo
+
+    def get(self, record_id: int, *, lock: Lock = Lock.NONE) -> R | None:
+        return self._table.rows.get(record_id)
+
+    def email_owner(self, email: str) -> int | None:
+        return self._table.by_email.get(email)
+
+    def add(self, record: R) -> R:
+        self._check_email(record)
+        stored = replace(record, id=next(self._table.ids))
+        self._put(stored)
+        return stored
+
+    def update(self, record: R, *, expected_version: int) -> None:
+        current = self._table.rows.get(record.id)
+        if current is None or current.version != expected_version:
+            raise ConcurrentUpdate()
+        self._check_email(record)
+        self._remove(current)
+        self._put(record)
+
+    def delete(self, record_id: int) -> None:
+        current = self._table.rows.get(record_id)
+        if current is not None:
+            self._remove(current)
+
+    def _scan(self, after_id: int, limit: int, keep: Callable[[R], bool]) -> list[R]:
+        rows = self._table.rows
+        found: list[R] = []
+        for record_id in sorted(i for i in rows if i > after_id):
+            if len(found) == limit:
+                break
+            if keep(rows[record_id]):
+                found.append(rows[record_id])
+        return found
+
+    def _check_email(self, record: R) -> None:
+        owner = self._table.by_email.get(record.email)
+        if owner is not None and owner != record.id:
+            raise DuplicateEmail(self._table.kind, record.email)
+
+    def _put(self, record: R) -> None:
+        self._table.put(record)
+        self._undo.append(lambda: self._table.remove(record))
+
+    def _remove(self, record: R) -> None:
+        self._table.remove(record)
+        self._undo.append(lambda: self._table.put(record))
+
+
+def _matches_q(record: Employee | Manager, q: str | None) -> bool:
+    if not q:
+        return True
+    needle = fold(q)
+    return needle in fold(record.name) or needle in fold(record.email)
+
+
+class MemoryEmployeeRepository(_MemoryRepository[Employee]):
+    def __init__(self, store: MemoryStore, undo: list[Undo]) -> None:
+        super().__init__(store.employees, undo)
+        self._managers = store.managers
+
+    def add(self, record: Employee) -> Employee:
+        self._check_manager(record)
+        return super().add(record)
+
+    def update(self, record: Employee, *, expected_version: int) -> None:
+        self._check_manager(record)
+        super().update(record, expected_version=expected_version)
+
+    def list(
+        self, where: EmployeeFilter, after_id: int, limit: int
+    ) -> Sequence[Employee]:
+        def keep(e: Employee) -> bool:
+            return (
+                (where.manager_id is None or e.manager_id == where.manager_id)
+                and (where.department is None or e.department == where.department)
+                and _matches_q(e, where.q)
+            )
+
+        return self._scan(after_id, limit, keep)
+
+    def has_manager(self, manager_id: int) -> bool:
+        return any(e.manager_id == manager_id for e in self._table.rows.values())
+
+    def _check_manager(self, record: Employee) -> None:
+        # The foreign key a database would enforce.
+        if (
+            record.manager_id is not None
+            and record.manager_id not in self._managers.rows
+        ):
+            raise ConcurrentUpdate()
+
+
+class MemoryManagerRepository(_MemoryRepository[Manager]):
+    def __init__(self, store: MemoryStore, undo: list[Undo]) -> None:
+        super().__init__(store.managers, undo)
+        self._employees = store.employees
+
+    def delete(self, record_id: int) -> None:
+        if any(e.manager_id == record_id for e in self._employees.rows.values()):
+            raise ManagerHasEmployees(record_id)
+        super().delete(record_id)
+
+    def list(
+        self, where: ManagerFilter, after_id: int, limit: int
+    ) -> Sequence[Manager]:
+        def keep(m: Manager) -> bool:
+            return (
+                where.department is None or m.department == where.department
+            ) and _matches_q(m, where.q)
+
+        return self._scan(after_id, limit, keep)
+
+
+class MemoryUnitOfWork:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._undo: list[Undo] = []
+        self.employees = MemoryEmployeeRepository(store, self._undo)
+        self.managers = MemoryManagerRepository(store, self._undo)
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        self._undo.clear()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            while self._undo:
+                self._undo.pop()()
+        finally:
+            self._store.lock.release()
+
+    def commit(self) -> None:
+        self._undo.clear()
+
+
+class MemoryUnitOfWorkFactory:
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+
+    def __call__(self, *, write: bool = True) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.store)
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,1 @@
+"""peewee adapters for SQLite and PostgreSQL."""

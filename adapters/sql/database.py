@@ -1,0 +1,72 @@
+"""Opening a peewee database from a URL, with the settings each engine needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import peewee as pw
+from playhouse.pool import PooledPostgresqlDatabase
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    max_connections: int = 10
+    wait_seconds: float = 5.0  # how long a request waits for a free connection
+    connect_timeout: int = 3
+    statement_timeout_ms: int = 5000
+
+
+def open_database(url: str, pool: PoolSettings | None = None) -> pw.Database:
+    """A database for sqlite:///path or postgresql://user@host/db URLs."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return _sqlite(unquote(parts.path))
+    if parts.scheme in ("postgres", "postgresql"):
+        return _postgres(url, pool or PoolSettings())
+    raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def _sqlite(path: str) -> pw.SqliteDatabase:
+    # sqlite:///rel/path is relative, sqlite:////abs/path absolute.
+    return pw.SqliteDatabase(
+        path[1:],
+        pragmas={
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "busy_timeout": 5000,
+            "synchronous": "normal",
+        },
+    )
+
+
+def _postgres(url: str, pool: PoolSettings) -> PooledPostgresqlDatabase:
+    parts = urlsplit(url)
+    extra = dict(parse_qsl(parts.query))
+    return PooledPostgresqlDatabase(
+        unquote(parts.path.lstrip("/")) or "postgres",
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        host=parts.hostname or None,
+        port=parts.port or 5432,
+        max_connections=pool.max_connections,
+        timeout=pool.wait_seconds,
+        stale_timeout=300,
+        connect_timeout=pool.connect_timeout,
+        # A dead server must cost a request seconds, not a hung worker.
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+        options=f"-c statement_timeout={pool.statement_timeout_ms} -c timezone=UTC",
+        **extra,
+    )
+
+
+def is_postgres(db: pw.Database) -> bool:
+    return isinstance(db, pw.PostgresqlDatabase)

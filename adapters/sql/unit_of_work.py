@@ -1,0 +1,96 @@
+"""A unit of work is one database transaction on a pooled connection."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Self
+
+import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
+
+from adapters.sql.database import is_postgres
+from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
+from adapters.sql.tables import bind_tables
+from domain.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database is not answering", as opposed to a bad query.
+_OUTAGE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
+
+
+class SqlUnitOfWork:
+    def __init__(self, factory: SqlUnitOfWorkFactory, write: bool) -> None:
+        self._db = factory.db
+        self._write = write
+        self._open = False
+        self.employees = factory.employees
+        self.managers = factory.managers
+
+    def __enter__(self) -> Self:
+        try:
+            self._db.connect(reuse_if_open=True)
+            self._open = True
+            if self._write:
+                # SQLite: take the write lock up front, so two writers never
+                # deadlock upgrading shared locks.
+                self._db.begin(*(() if is_postgres(self._db) else ("IMMEDIATE",)))
+        except _OUTAGE as exc:
+            self._discard()
+            raise StorageUnavailable() from exc
+        return self
+
+    def commit(self) -> None:
+        self._db.commit()
+        self._write = False
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, _OUTAGE):
+            self._discard()
+            raise StorageUnavailable() from exc
+        try:
+            if self._write:
+                self._db.rollback()
+            self._db.close()  # back to the pool
+        except _OUTAGE as close_exc:
+            self._discard()
+            if exc is None:
+                raise StorageUnavailable() from close_exc
+
+    def _discard(self) -> None:
+        """Drop a connection that failed instead of returning it to the pool."""
+        try:
+            if isinstance(self._db, PooledDatabase):
+                self._db.manual_close()
+            else:
+                self._db.close()
+        except Exception:  # the connection is broken already; nothing to save
+            log.debug("closing a broken connection failed", exc_info=True)
+
+
+class SqlUnitOfWorkFactory:
+    """Builds units of work over one peewee database (SQLite or PostgreSQL)."""
+
+    def __init__(self, db: pw.Database) -> None:
+        self.db = db
+        tables = bind_tables(db)
+        postgres = is_postgres(db)
+        self.employees = SqlEmployeeRepository(tables.employee, postgres)
+        self.managers = SqlManagerRepository(tables.manager, postgres)
+
+    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, write)
+
+    def ping(self) -> bool:
+        try:
+            with self(write=False):
+                self.db.execute_sql("SELECT 1")
+        except StorageUnavailable:
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""Pure domain: entities, rules, errors, ports and services. Standard library only."""

@@ -1,0 +1,219 @@
+"""Entities, drafts (the writable fields) and the rules they obey."""
+
+from __future__ import annotations
+
+import dataclasses
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from domain.errors import FieldError, PreconditionFailed, ValidationFailed
+
+NAME_MAX = 200
+EMAIL_MAX = 254
+TEXT_MAX = 100
+MAX_ID = 2**63 - 1  # ids are 64-bit in every store
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeDraft:
+    name: str
+    email: str
+    title: str | None = None
+    department: str | None = None
+    manager_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerDraft:
+    name: str
+    email: str
+    department: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Employee:
+    id: int
+    name: str
+    email: str
+    title: str | None
+    department: str | None
+    manager_id: int | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Manager:
+    id: int
+    name: str
+    email: str
+    department: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EmployeeFilter:
+    manager_id: int | None = None
+    department: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerFilter:
+    department: str | None = None
+    q: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: Sequence[T]
+    has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Precondition:
+    """What an If-Match header allows: any existing version, or listed ones."""
+
+    versions: frozenset[int] = frozenset()
+    any_version: bool = False
+
+    def check(self, version: int) -> None:
+        if not (self.any_version or version in self.versions):
+            raise PreconditionFailed()
+
+
+def check_precondition(precondition: Precondition | None, version: int) -> None:
+    if precondition is not None:
+        precondition.check(version)
+
+
+def fold(text: str) -> str:
+    """Search key: Unicode case folding, so 'STRASSE' finds 'Straße'."""
+    return text.casefold()
+
+
+def _has_control(text: str) -> bool:
+    # Cc and lone surrogates (Cs) cannot be stored faithfully (PostgreSQL refuses NUL).
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
+def _name_errors(name: str) -> list[FieldError]:
+    if not 1 <= len(name) <= NAME_MAX:
+        return [FieldError("name", f"must be 1-{NAME_MAX} characters after trimming")]
+    if _has_control(name):
+        return [FieldError("name", "must not contain control characters")]
+    return []
+
+
+def _has_space_or_control(text: str) -> bool:
+    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+
+
+def email_problem(email: str) -> str | None:
+    """Why an email is unacceptable, or None when it is fine."""
+    if len(email) > EMAIL_MAX:
+        return f"must be at most {EMAIL_MAX} characters"
+    local, at, domain = email.partition("@")
+    labels = domain.split(".")
+    if (
+        not at
+        or "@" in domain
+        or not local
+        or len(labels) < 2
+        or not all(labels)
+        or _has_space_or_control(email)
+    ):
+        return "not a valid email address"
+    return None
+
+
+def _text_errors(field: str, value: str | None) -> list[FieldError]:
+    if value is None:
+        return []
+    if len(value) > TEXT_MAX:
+        return [FieldError(field, f"must be at most {TEXT_MAX} characters")]
+    if _has_control(value):
+        return [FieldError(field, "must not contain control characters")]
+    return []
+
+
+def _person_errors(name: str, email: str, department: str | None) -> list[FieldError]:
+    errors = _name_errors(name)
+    problem = email_problem(email)
+    if problem:
+        errors.append(FieldError("email", problem))
+    return errors + _text_errors("department", department)
+
+
+def _raise_if(errors: list[FieldError]) -> None:
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def normalize_employee(draft: EmployeeDraft) -> EmployeeDraft:
+    """Trim the name, lower-case the email, and enforce the field rules."""
+    draft = dataclasses.replace(
+        draft, name=draft.name.strip(), email=draft.email.lower()
+    )
+    errors = _person_errors(draft.name, draft.email, draft.department)
+    errors += _text_errors("title", draft.title)
+    if draft.manager_id is not None and not 1 <= draft.manager_id <= MAX_ID:
+        errors.append(FieldError("manager_id", "must be a positive integer"))
+    _raise_if(errors)
+    return draft
+
+
+def normalize_manager(draft: ManagerDraft) -> ManagerDraft:
+    """Trim the name, lower-case the email, and enforce the field rules."""
+    draft = dataclasses.replace(
+        draft, name=draft.name.strip(), email=draft.email.lower()
+    )
+    _raise_if(_person_errors(draft.name, draft.email, draft.department))
+    return draft
+
+
+def employee_draft(employee: Employee) -> EmployeeDraft:
+    return EmployeeDraft(
+        employee.name,
+        employee.email,
+        employee.title,
+        employee.department,
+        employee.manager_id,
+    )
+
+
+def manager_draft(manager: Manager) -> ManagerDraft:
+    return ManagerDraft(manager.name, manager.email, manager.department)
+
+
+def new_employee(draft: EmployeeDraft, now: datetime) -> Employee:
+    """An employee not yet stored: id 0 until the repository assigns one."""
+    return Employee(
+        0, **dataclasses.asdict(draft), version=1, created_at=now, updated_at=now
+    )
+
+
+def new_manager(draft: ManagerDraft, now: datetime) -> Manager:
+    return Manager(
+        0, **dataclasses.asdict(draft), version=1, created_at=now, updated_at=now
+    )
+
+
+Record = TypeVar("Record", Employee, Manager)
+
+
+def revise(
+    record: Record, draft: EmployeeDraft | ManagerDraft, now: datetime
+) -> Record:
+    """The record with the draft's values, one version later."""
+    return dataclasses.replace(
+        record, **dataclasses.asdict(draft), version=record.version + 1, updated_at=now
+    )

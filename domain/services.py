@@ -1,0 +1,269 @@
+"""Use cases. Each runs in one unit of work and enforces the contract's rules."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+from domain import model
+from domain.errors import (
+    AlreadyInAnotherTeam,
+    DuplicateEmail,
+    EmployeeNotFound,
+    FieldError,
+    ManagerHasEmployees,
+    ManagerNotFound,
+    NotFound,
+    NotInTeam,
+    ValidationFailed,
+)
+from domain.model import (
+    Employee,
+    EmployeeDraft,
+    EmployeeFilter,
+    Manager,
+    ManagerDraft,
+    ManagerFilter,
+    Page,
+    Precondition,
+    check_precondition,
+)
+from domain.ports import (
+    Clock,
+    EmployeeRepository,
+    Lock,
+    ManagerRepository,
+    Repository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+R = TypeVar("R", Employee, Manager)
+D = TypeVar("D", EmployeeDraft, ManagerDraft)
+F = TypeVar("F", EmployeeFilter, ManagerFilter)
+
+
+class _RecordService(Generic[R, D, F]):
+    """Create, read, replace, patch, delete and list one kind of record."""
+
+    kind: str
+    not_found: Callable[[int], NotFound]
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    # Hooks for the concrete services.
+    def _repo(self, uow: UnitOfWork) -> Repository[R, F]:
+        raise NotImplementedError
+
+    def _normalize(self, draft: D) -> D:
+        raise NotImplementedError
+
+    def _draft_of(self, record: R) -> D:
+        raise NotImplementedError
+
+    def _new(self, draft: D, uow: UnitOfWork) -> R:
+        raise NotImplementedError
+
+    def _check_references(self, uow: UnitOfWork, draft: D, current: R | None) -> None:
+        """Raise when the draft points at something that does not exist."""
+
+    def _check_deletable(self, uow: UnitOfWork, record: R) -> None:
+        """Raise when the record may not be deleted now."""
+
+    # Use cases.
+    def get(self, record_id: int) -> R:
+        """The record, or NotFound."""
+        with self._uow(write=False) as uow:
+            return self._require(uow, record_id, Lock.NONE)
+
+    def list(self, where: F, after_id: int, limit: int) -> Page[R]:
+        """One page of records matching where, ordered by id."""
+        with self._uow(write=False) as uow:
+            rows = self._repo(uow).list(where, after_id, limit + 1)
+        return Page(list(rows[:limit]), has_more=len(rows) > limit)
+
+    def create(self, draft: D) -> R:
+        """Store a new record with version 1."""
+        draft = self._normalize(draft)
+        with self._uow() as uow:
+            self._check_email_free(uow, draft.email, None)
+            self._check_references(uow, draft, None)
+            record = self._repo(uow).add(self._new(draft, uow))
+            uow.commit()
+        return record
+
+    def replace(self, record_id: int, draft: D, precondition: Precondition | None) -> R:
+        """Full replacement (PUT)."""
+        return self._write(record_id, precondition, lambda _: draft)
+
+    def patch(
+        self,
+        record_id: int,
+        changes: Mapping[str, Any],
+        precondition: Precondition | None,
+    ) -> R:
+        """Change only the given fields (merge patch)."""
+
+        def merged(current: R) -> D:
+            return dataclasses.replace(self._draft_of(current), **changes)
+
+        return self._write(record_id, precondition, merged)
+
+    def delete(self, record_id: int, precondition: Precondition | None) -> None:
+        """Remove the record."""
+        with self._uow() as uow:
+            current = self._require(uow, record_id, Lock.UPDATE)
+            check_precondition(precondition, current.version)
+            self._check_deletable(uow, current)
+            self._repo(uow).delete(record_id)
+            uow.commit()
+
+    # Shared steps.
+    def _write(
+        self,
+        record_id: int,
+        precondition: Precondition | None,
+        draft_for: Callable[[R], D],
+    ) -> R:
+        with self._uow() as uow:
+            current = self._require(uow, record_id, Lock.UPDATE)
+            check_precondition(precondition, current.version)
+            draft = self._normalize(draft_for(current))
+            if draft == self._draft_of(current):
+                return current  # a write that changes nothing keeps its version
+            if draft.email != current.email:
+                self._check_email_free(uow, draft.email, record_id)
+            self._check_references(uow, draft, current)
+            updated = model.revise(current, draft, self._clock.now())
+            self._repo(uow).update(updated, expected_version=current.version)
+            uow.commit()
+        return updated
+
+    def _require(self, uow: UnitOfWork, record_id: int, lock: Lock) -> R:
+        record = self._repo(uow).get(record_id, lock=lock)
+        if record is None:
+            raise self.not_found(record_id)
+        return record
+
+    def _check_email_free(
+        self, uow: UnitOfWork, email: str, own_id: int | None
+    ) -> None:
+        owner = self._repo(uow).email_owner(email)
+        if owner is not None and owner != own_id:
+            raise DuplicateEmail(self.kind, email)
+
+
+class EmployeeService(_RecordService[Employee, EmployeeDraft, EmployeeFilter]):
+    kind = "Employee"
+    not_found = EmployeeNotFound
+
+    def _repo(self, uow: UnitOfWork) -> EmployeeRepository:
+        return uow.employees
+
+    def _normalize(self, draft: EmployeeDraft) -> EmployeeDraft:
+        return model.normalize_employee(draft)
+
+    def _draft_of(self, record: Employee) -> EmployeeDraft:
+        return model.employee_draft(record)
+
+    def _new(self, draft: EmployeeDraft, uow: UnitOfWork) -> Employee:
+        return model.new_employee(draft, self._clock.now())
+
+    def _check_references(
+        self, uow: UnitOfWork, draft: EmployeeDraft, current: Employee | None
+    ) -> None:
+        wanted = draft.manager_id
+        if wanted is None or (current is not None and current.manager_id == wanted):
+            return
+        # A share lock keeps the manager from being deleted before we commit.
+        if uow.managers.get(wanted, lock=Lock.SHARE) is None:
+            raise ValidationFailed(
+                [FieldError("manager_id", "no manager with this id")]
+            )
+
+
+class ManagerService(_RecordService[Manager, ManagerDraft, ManagerFilter]):
+    kind = "Manager"
+    not_found = ManagerNotFound
+
+    def _repo(self, uow: UnitOfWork) -> ManagerRepository:
+        return uow.managers
+
+    def _normalize(self, draft: ManagerDraft) -> ManagerDraft:
+        return model.normalize_manager(draft)
+
+    def _draft_of(self, record: Manager) -> ManagerDraft:
+        return model.manager_draft(record)
+
+    def _new(self, draft: ManagerDraft, uow: UnitOfWork) -> Manager:
+        return model.new_manager(draft, self._clock.now())
+
+    def _check_deletable(self, uow: UnitOfWork, record: Manager) -> None:
+        if uow.employees.has_manager(record.id):
+            raise ManagerHasEmployees(record.id)
+
+
+class TeamService:
+    """Joining and leaving a manager's team, and listing it."""
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow = uow
+        self._clock = clock
+
+    def members(self, manager_id: int, after_id: int, limit: int) -> Page[Employee]:
+        """One page of the manager's team; ManagerNotFound if it is absent."""
+        with self._uow(write=False) as uow:
+            if uow.managers.get(manager_id) is None:
+                raise ManagerNotFound(manager_id)
+            where = EmployeeFilter(manager_id=manager_id)
+            rows = uow.employees.list(where, after_id, limit + 1)
+        return Page(list(rows[:limit]), has_more=len(rows) > limit)
+
+    def join(
+        self, manager_id: int, employee_id: int, precondition: Precondition | None
+    ) -> Employee:
+        """Make the employee report to the manager; idempotent."""
+        with self._uow() as uow:
+            employee = self._require_pair(uow, manager_id, employee_id)
+            check_precondition(precondition, employee.version)
+            if employee.manager_id == manager_id:
+                return employee
+            if employee.manager_id is not None:
+                raise AlreadyInAnotherTeam(employee_id, employee.manager_id)
+            updated = self._with_manager(employee, manager_id)
+            uow.employees.update(updated, expected_version=employee.version)
+            uow.commit()
+        return updated
+
+    def leave(
+        self, manager_id: int, employee_id: int, precondition: Precondition | None
+    ) -> Employee:
+        """Detach the employee from the manager's team."""
+        with self._uow() as uow:
+            employee = self._require_pair(uow, manager_id, employee_id)
+            if employee.manager_id != manager_id:
+                raise NotInTeam(manager_id, employee_id)
+            check_precondition(precondition, employee.version)
+            updated = self._with_manager(employee, None)
+            uow.employees.update(updated, expected_version=employee.version)
+            uow.commit()
+        return updated
+
+    def _require_pair(
+        self, uow: UnitOfWork, manager_id: int, employee_id: int
+    ) -> Employee:
+        employee = uow.employees.get(employee_id, lock=Lock.UPDATE)
+        if employee is None:
+            raise EmployeeNotFound(employee_id)
+        if uow.managers.get(manager_id, lock=Lock.SHARE) is None:
+            raise ManagerNotFound(manager_id)
+        return employee
+
+    def _with_manager(self, employee: Employee, manager_id: int | None) -> Employee:
+        draft = dataclasses.replace(
+            model.employee_draft(employee), manager_id=manager_id
+        )
+        return model.revise(employee, draft, self._clock.now())
