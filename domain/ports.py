@@ -57,8 +57,11 @@ class ManagerRepository(Repository[Manager, ManagerFilter], Protocol):
 class UnitOfWork(Protocol):
     """One transaction: rolls back on exit unless commit() was called."""
 
-    employees: EmployeeRepository
-    managers: ManagerRepository
+    @property
+    def employees(self) -> EmployeeRepository: ...
+
+    @property
+    def managers(self) -> ManagerRepository: ...
 
     def __enter__(self) -> Self: ...
 

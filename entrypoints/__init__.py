@@ -1,0 +1,1 @@
+"""The HTTP edge (Falcon) and the command line."""

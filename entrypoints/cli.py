@@ -1,0 +1,56 @@
+"""`employee-api`: serve the API, or apply migrations."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+import bootstrap
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    applied = bootstrap.migrate(bootstrap.Settings.from_env(os.environ))
+    print(
+        f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Migrations run here, once, before any worker starts: peewee-migrate
+    # patches peewee globally while it runs, so never inside a worker.
+    if not args.no_migrate:
+        _migrate(args)
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:entrypoints.gunicorn_conf",
+        *args.gunicorn_args,
+        "bootstrap:get_app()",
+    ]
+    os.execv(sys.executable, argv)
+    return 0  # not reached
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
+    parser = argparse.ArgumentParser(prog="employee-api", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(run=_migrate)
+    serve = commands.add_parser("serve", help="migrate, then serve with gunicorn")
+    serve.add_argument("--no-migrate", action="store_true", help="skip migrations")
+    serve.add_argument(
+        "gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options"
+    )
+    serve.set_defaults(run=_serve)
+    args = parser.parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

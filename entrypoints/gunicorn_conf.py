@@ -1,0 +1,21 @@
+"""gunicorn settings, read from the environment (see README's configuration table)."""
+
+from __future__ import annotations
+
+import os
+
+bind = os.environ.get("BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("THREADS", "4"))
+worker_class = "gthread"
+timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))
+keepalive = int(os.environ.get("KEEPALIVE", "5"))
+# Bound request line and headers: the server refuses oversized ones itself.
+limit_request_line = 8190
+limit_request_fields = 100
+accesslog = os.environ.get("ACCESS_LOG", "-") or None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")
+# The control socket lands under $HOME; containers and CI do not want it.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "0") != "1"

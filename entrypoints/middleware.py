@@ -1,0 +1,25 @@
+"""Cross-cutting HTTP concerns that apply to every response."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import falcon
+
+_SANE_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+class RequestId:
+    """Echo a sane X-Request-ID, or make one; every response carries it."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        given = req.get_header("X-Request-ID")
+        sane = given is not None and _SANE_REQUEST_ID.fullmatch(given)
+        req.context.request_id = given if sane else uuid.uuid4().hex
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
+    ) -> None:
+        resp.set_header("X-Request-ID", req.context.request_id)

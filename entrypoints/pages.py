@@ -1,0 +1,124 @@
+"""Query-string parsing for lists: limit, opaque keyset cursors, filters, Link."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import falcon
+import msgspec
+
+from domain.errors import FieldError
+from domain.model import MAX_ID, Page
+from entrypoints.problems import invalid
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_FILTER_LENGTH = 254
+_CURSOR_PREFIX = b"c1:"  # lets the format change without misreading old cursors
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    after_id: int
+    limit: int
+    filters: dict[str, Any]
+
+
+def encode_cursor(last_id: int) -> str:
+    raw = _CURSOR_PREFIX + str(last_id).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> int | None:
+    """The id the page starts after, or None when the cursor is malformed."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    digits = raw.removeprefix(_CURSOR_PREFIX)
+    if raw == digits or not digits.isdigit() or len(digits) > 19:
+        return None
+    value = int(digits)
+    return value if value <= MAX_ID else None
+
+
+def _positive_int(text: str, upper: int) -> int | None:
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 1 <= value <= upper else None
+
+
+def parse_id_filter(text: str) -> int:
+    """An id filter's value; ValueError says what is wrong."""
+    value = _positive_int(text, MAX_ID)
+    if value is None:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def parse_text_filter(text: str) -> str:
+    """A text filter's value; ValueError says what is wrong."""
+    if len(text) > MAX_FILTER_LENGTH:
+        raise ValueError(f"must be at most {MAX_FILTER_LENGTH} characters")
+    return text
+
+
+FilterParser = Callable[[str], Any]
+
+
+def parse_page_request(
+    req: falcon.Request, filters: Mapping[str, FilterParser]
+) -> PageRequest:
+    """Every parameter checked; 422 names each invalid one."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    after_id, limit = 0, DEFAULT_LIMIT
+    for name, raw in req.params.items():
+        if isinstance(raw, list):
+            errors.append(FieldError(name, "must be given at most once"))
+        elif name == "limit":
+            parsed = _positive_int(raw, MAX_LIMIT)
+            if parsed is None:
+                errors.append(
+                    FieldError(name, f"must be an integer from 1 to {MAX_LIMIT}")
+                )
+            else:
+                limit = parsed
+        elif name == "cursor":
+            start = decode_cursor(raw) if raw else 0
+            if start is None:
+                errors.append(FieldError(name, "not a cursor this API issued"))
+            else:
+                after_id = start
+        elif name in filters:
+            try:
+                values[name] = filters[name](raw)
+            except ValueError as exc:
+                errors.append(FieldError(name, str(exc)))
+        else:
+            errors.append(FieldError(name, "unknown query parameter"))
+    if errors:
+        raise invalid("Invalid query parameters.", errors)
+    return PageRequest(after_id, limit, values)
+
+
+def page_body(
+    page: Page[Any],
+    req: falcon.Request,
+    resp: falcon.Response,
+    to_out: Callable[[Any], msgspec.Struct],
+    page_type: type[msgspec.Struct],
+) -> msgspec.Struct:
+    """The page's body; sets the Link header when another page follows."""
+    cursor = encode_cursor(page.items[-1].id) if page.has_more else None
+    if cursor is not None:
+        params = {k: v for k, v in req.params.items() if k != "cursor"}
+        params["cursor"] = cursor
+        resp.append_header("Link", f'<{req.path}?{urlencode(params)}>; rel="next"')
+    return page_type(items=[to_out(item) for item in page.items], next_cursor=cursor)

@@ -1,0 +1,1 @@
+"""Falcon resources: responders of a few lines that call domain services."""

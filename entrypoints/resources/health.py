@@ -1,0 +1,62 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import falcon
+from msgspec import Struct
+
+from domain.ports import HealthCheck
+from entrypoints.problems import Problem
+
+
+class Draining:
+    """Set once a graceful shutdown begins, so readiness turns 503 at once."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def begin(self) -> None:
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+
+class Status(Struct):
+    status: str
+    checks: dict[str, str] | None = None
+
+
+class LiveResource:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = Status("ok")
+
+
+class ReadyResource:
+    """Ready when the required checks pass; optional ones only report 'degraded'."""
+
+    def __init__(
+        self,
+        required: Mapping[str, HealthCheck],
+        optional: Mapping[str, HealthCheck],
+        draining: Draining,
+    ) -> None:
+        self._required = required
+        self._optional = optional
+        self._draining = draining
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._draining:
+            raise Problem(503, "Shutting down.", headers={"Retry-After": "5"})
+        down = [name for name, check in self._required.items() if not check.ping()]
+        if down:
+            raise Problem(
+                503, f"Not answering: {', '.join(down)}.", headers={"Retry-After": "5"}
+            )
+        checks = {name: "ok" for name in self._required}
+        for name, check in self._optional.items():
+            checks[name] = "ok" if check.ping() else "degraded"
+        resp.media = Status("ok", checks)
