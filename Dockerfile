@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+FROM python:3.11-slim AS build
+WORKDIR /src
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+COPY pyproject.toml README.md ./
+COPY bootstrap.py ./
+COPY domain ./domain
+COPY adapters ./adapters
+COPY entrypoints ./entrypoints
+COPY migrations ./migrations
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    BIND=0.0.0.0:8000 \
+    WEB_CONCURRENCY=2
+RUN useradd --system --uid 10001 --home-dir /app --create-home app
+COPY --from=build /opt/venv /opt/venv
+COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
+WORKDIR /app
+USER app
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status != 200)"]
+ENTRYPOINT ["entrypoint.sh"]
+CMD ["employee-api", "serve", "--no-migrate"]
