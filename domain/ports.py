@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
@@ -89,3 +90,54 @@ class Clock(Protocol):
 class HealthCheck(Protocol):
     def ping(self) -> bool:
         """Whether the backing store answers right now."""
+
+
+Stamp = tuple[str, ...]
+
+
+class CacheUnavailable(Exception):
+    """The cache backend did not answer; callers bypass it."""
+
+
+class Cache(Protocol):
+    """A cache whose entries depend on generation tokens ("dependencies").
+
+    An entry is served only while every dependency still has the token it had
+    when the entry's value was read from the source of truth; invalidate()
+    gives each dependency a new token. Readers take the stamp before reading
+    the source and fill with it, so a fill racing a write can never be served
+    after that write's invalidation.
+    """
+
+    def read(self, key: str, dependencies: Sequence[str]) -> tuple[bytes | None, Stamp]:
+        """The valid entry or None, and the stamp to fill with on a miss."""
+
+    def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
+        """Store value under key, valid while the stamp's tokens are current."""
+
+    def invalidate(self, dependencies: Sequence[str]) -> None:
+        """Give each dependency a new token, invalidating entries that use it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    limit: int
+    window_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_seconds: int  # until the quota is whole again
+    retry_after_seconds: int  # until a request will be accepted (0 if allowed)
+
+
+class RateLimiterUnavailable(Exception):
+    """The limiter backend did not answer."""
+
+
+class RateLimiter(Protocol):
+    def hit(self, key: str, quota: Quota) -> RateDecision:
+        """Count one request for key against quota (atomically) and decide."""

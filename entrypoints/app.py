@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import falcon
 
 from domain.errors import DomainError
 from domain.model import EmployeeFilter, ManagerFilter
-from domain.ports import HealthCheck
+from domain.ports import Cache, HealthCheck, RateLimiter
 from domain.services import EmployeeService, ManagerService, TeamService
 from entrypoints import schemas
+from entrypoints.client_ip import ClientAddress, Network
 from entrypoints.converters import IdConverter
 from entrypoints.media import MsgspecJSONHandler
 from entrypoints.middleware import RequestId
@@ -21,14 +23,19 @@ from entrypoints.problems import (
     handle_unexpected,
     serialize_problem,
 )
+from entrypoints.rate_limit import RateLimit, RateLimitSettings, parse_quota
 from entrypoints.resources.health import Draining, LiveResource, ReadyResource
 from entrypoints.resources.records import RecordResource, RecordSchema
 from entrypoints.resources.teams import TeamResource
+from entrypoints.response_cache import ResponseCache, employee_key, manager_key
+from entrypoints.stats import Stats
 
 WsgiApp = falcon.App[falcon.Request, falcon.Response]
 
 EMPLOYEES = RecordSchema(
     path="/v1/employees",
+    collection="employees",
+    item_key=employee_key,
     body=schemas.EmployeeIn,
     patch=schemas.EmployeePatch,
     to_draft=schemas.employee_draft,
@@ -44,6 +51,8 @@ EMPLOYEES = RecordSchema(
 
 MANAGERS = RecordSchema(
     path="/v1/managers",
+    collection="managers",
+    item_key=manager_key,
     body=schemas.ManagerIn,
     patch=schemas.ManagerPatch,
     to_draft=schemas.manager_draft,
@@ -61,9 +70,34 @@ class Services:
     teams: TeamService
 
 
+DEFAULT_QUOTAS = {
+    "employees": parse_quota("10/minute"),
+    "managers": parse_quota("20/minute"),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     max_body_bytes: int = 64 * 1024
+    trusted_proxies: Sequence[Network] = ()
+    rate_limits: RateLimitSettings = field(
+        default_factory=lambda: RateLimitSettings(DEFAULT_QUOTAS)
+    )
+
+
+DEFAULT_QUOTAS = {
+    "employees": parse_quota("10/minute"),
+    "managers": parse_quota("20/minute"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Edges:
+    """The cross-cutting ports the HTTP edge uses (cache, limiter) and its stats."""
+
+    limiter: RateLimiter
+    cache: Cache | None = None
+    stats: Stats = field(default_factory=Stats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +107,22 @@ class Health:
     draining: Draining = field(default_factory=Draining)
 
 
-def create_app(services: Services, health: Health, settings: HttpSettings) -> WsgiApp:
+def create_app(
+    services: Services, health: Health, edges: Edges, settings: HttpSettings
+) -> WsgiApp:
     """A WSGI app over the given services; bootstrap decides what backs them."""
-    app = falcon.App(middleware=[RequestId()])
+    rate_limit = RateLimit(
+        edges.limiter,
+        settings.rate_limits,
+        ClientAddress(settings.trusted_proxies),
+        edges.stats,
+    )
+    middleware: list[Any] = [RequestId(), rate_limit]
+    app = falcon.App(middleware=middleware)
     _configure_media(app)
     app.router_options.converters["id"] = IdConverter
-    _add_routes(app, services, health, settings)
+    cache = ResponseCache(edges.cache, edges.stats)
+    _add_routes(app, services, health, cache, settings)
     return app
 
 
@@ -94,11 +138,16 @@ def _configure_media(app: WsgiApp) -> None:
 
 
 def _add_routes(
-    app: WsgiApp, services: Services, health: Health, settings: HttpSettings
+    app: WsgiApp,
+    services: Services,
+    health: Health,
+    cache: ResponseCache,
+    settings: HttpSettings,
 ) -> None:
-    employees = RecordResource(services.employees, EMPLOYEES, settings.max_body_bytes)
-    managers = RecordResource(services.managers, MANAGERS, settings.max_body_bytes)
-    team = TeamResource(services.teams)
+    max_body = settings.max_body_bytes
+    employees = RecordResource(services.employees, EMPLOYEES, cache, max_body)
+    managers = RecordResource(services.managers, MANAGERS, cache, max_body)
+    team = TeamResource(services.teams, cache)
     app.add_route("/v1/employees", employees)
     app.add_route("/v1/employees/{employee_id:id}", employees, suffix="item")
     app.add_route("/v1/managers", managers)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 
 bind = os.environ.get("BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("THREADS", "4"))
+# Without Redis the cache and the rate limiter live in the process, and are
+# only correct for one process: then run one worker (with threads).
+_shared_state = bool(os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST"))
+workers = int(os.environ.get("WEB_CONCURRENCY", "2" if _shared_state else "1"))
+threads = int(os.environ.get("THREADS", "8"))
 worker_class = "gthread"
 timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GRACEFUL_TIMEOUT", "20"))

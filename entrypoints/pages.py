@@ -14,7 +14,9 @@ import msgspec
 
 from domain.errors import FieldError
 from domain.model import MAX_ID, Page
+from entrypoints.media import encoder
 from entrypoints.problems import invalid
+from entrypoints.response_cache import CachedResponse
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
@@ -108,17 +110,18 @@ def parse_page_request(
     return PageRequest(after_id, limit, values)
 
 
-def page_body(
+def render_page(
     page: Page[Any],
     req: falcon.Request,
-    resp: falcon.Response,
     to_out: Callable[[Any], msgspec.Struct],
     page_type: type[msgspec.Struct],
-) -> msgspec.Struct:
-    """The page's body; sets the Link header when another page follows."""
+) -> CachedResponse:
+    """The page's JSON body, and its Link header when another page follows."""
     cursor = encode_cursor(page.items[-1].id) if page.has_more else None
+    link = None
     if cursor is not None:
         params = {k: v for k, v in req.params.items() if k != "cursor"}
         params["cursor"] = cursor
-        resp.append_header("Link", f'<{req.path}?{urlencode(params)}>; rel="next"')
-    return page_type(items=[to_out(item) for item in page.items], next_cursor=cursor)
+        link = f'<{req.path}?{urlencode(params)}>; rel="next"'
+    body = page_type(items=[to_out(item) for item in page.items], next_cursor=cursor)
+    return CachedResponse(encoder.encode(body), link=link)

@@ -14,6 +14,9 @@ from adapters.memory import MemoryUnitOfWorkFactory
 from adapters.sql.database import open_database, sqlite_url
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from domain.ports import Quota
+from entrypoints.app import HttpSettings
+from entrypoints.rate_limit import RateLimitSettings
 from migrations import MIGRATIONS_DIR
 from tests import services
 
@@ -71,14 +74,31 @@ def uow(request: pytest.FixtureRequest) -> object:
     return request.getfixturevalue(f"{request.param}_uow")
 
 
+# Functional tests send many requests; rate limiting has tests of its own.
+UNLIMITED = bootstrap.Settings(
+    http=HttpSettings(
+        rate_limits=RateLimitSettings(
+            {"employees": Quota(1_000_000, 60), "managers": Quota(1_000_000, 60)}
+        )
+    )
+)
+
+
+def make_client(uow: object, **overrides: object) -> testing.TestClient:
+    """The real app, built through bootstrap, without practical rate limits."""
+    settings = overrides.pop("settings", UNLIMITED)
+    return testing.TestClient(
+        bootstrap.bootstrap(settings=settings, uow=uow, **overrides)  # type: ignore[arg-type]
+    )
+
+
 @pytest.fixture
 def client(memory_uow: MemoryUnitOfWorkFactory) -> testing.TestClient:
     """The real app, built through bootstrap, over in-memory storage."""
-    return testing.TestClient(bootstrap.bootstrap(uow=memory_uow))
+    return make_client(memory_uow)
 
 
 @pytest.fixture(params=STORES)
 def any_client(request: pytest.FixtureRequest) -> testing.TestClient:
     """The real app over each storage adapter in turn."""
-    store = request.getfixturevalue(f"{request.param}_uow")
-    return testing.TestClient(bootstrap.bootstrap(uow=store))
+    return make_client(request.getfixturevalue(f"{request.param}_uow"))

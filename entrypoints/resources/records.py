@@ -13,7 +13,9 @@ from domain.model import Page, Precondition
 from entrypoints import schemas
 from entrypoints.body import JSON_ONLY, JSON_OR_MERGE_PATCH, read_object
 from entrypoints.conditional import etag, if_match, none_match
-from entrypoints.pages import FilterParser, page_body, parse_page_request
+from entrypoints.media import encoder
+from entrypoints.pages import FilterParser, parse_page_request, render_page
+from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
 
 
 class RecordService(Protocol):
@@ -34,9 +36,11 @@ class RecordService(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RecordSchema:
-    """How one kind of record looks on the wire."""
+    """How one kind of record looks on the wire, and what its cache keys are."""
 
     path: str
+    collection: str  # cache dependency of every list page
+    item_key: Callable[[int], str]  # cache key and dependency of one record
     body: type[Struct]
     patch: type[Struct]
     to_draft: Callable[[Any], Any]
@@ -46,74 +50,110 @@ class RecordSchema:
     make_filter: Callable[..., Any]
 
 
-def send_record(resp: falcon.Response, out: Struct, status: int = 200) -> None:
+def render_record(out: Struct) -> CachedResponse:
+    return CachedResponse(encoder.encode(out), etag(out.id, out.version))  # type: ignore[attr-defined]
+
+
+def send(
+    req: falcon.Request,
+    resp: falcon.Response,
+    rendered: CachedResponse,
+    status: int = 200,
+) -> None:
+    """Send a rendered response; 304 when If-None-Match already has it."""
+    if rendered.etag is not None:
+        resp.set_header("ETag", rendered.etag)
+        if req.method == "GET" and none_match(req, rendered.etag):
+            resp.status = 304
+            return
+    if rendered.link is not None:
+        resp.set_header("Link", rendered.link)
     resp.status = status
-    resp.media = out
-    resp.set_header("ETag", etag(out.id, out.version))  # type: ignore[attr-defined]
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = rendered.body
 
 
 class RecordResource:
     """GET/POST on the collection; GET/PUT/PATCH/DELETE on an item."""
 
     def __init__(
-        self, service: RecordService, schema: RecordSchema, max_body: int
+        self,
+        service: RecordService,
+        schema: RecordSchema,
+        cache: ResponseCache,
+        max_body: int,
     ) -> None:
         self._service = service
         self._schema = schema
+        self._cache = cache
         self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page_request = parse_page_request(req, self._schema.filters)
-        where = self._schema.make_filter(**page_request.filters)
-        page = self._service.list(where, page_request.after_id, page_request.limit)
-        resp.media = page_body(page, req, resp, self._schema.to_out, self._schema.page)
+        collection = self._schema.collection
+        key = query_key(collection, req.path, sorted(req.params.items()))
+
+        def build() -> CachedResponse:
+            where = self._schema.make_filter(**page_request.filters)
+            page = self._service.list(where, page_request.after_id, page_request.limit)
+            return render_page(page, req, self._schema.to_out, self._schema.page)
+
+        send(req, resp, self._cache.get(key, [collection], build))
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = schemas.convert(
-            read_object(req, self._max_body, JSON_ONLY), self._schema.body
-        )
-        created = self._service.create(self._schema.to_draft(body))
+        body = self._decode(req, JSON_ONLY, self._schema.body)
+        with self._cache.invalidating([self._schema.collection]):
+            created = self._service.create(self._schema.to_draft(body))
         resp.location = f"{self._schema.path}/{created.id}"
-        send_record(resp, self._schema.to_out(created), 201)
+        send(req, resp, render_record(self._schema.to_out(created)), 201)
 
     def on_get_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
     ) -> None:
-        out = self._schema.to_out(self._service.get(_only(ids)))
-        if none_match(req, etag(out.id, out.version)):  # type: ignore[attr-defined]
-            resp.status = 304
-            resp.set_header("ETag", etag(out.id, out.version))  # type: ignore[attr-defined]
-            return
-        send_record(resp, out)
+        record_id = _only(ids)
+        key = self._schema.item_key(record_id)
+
+        def build() -> CachedResponse:
+            return render_record(self._schema.to_out(self._service.get(record_id)))
+
+        send(req, resp, self._cache.get(key, [key], build))
 
     def on_put_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
     ) -> None:
         record_id = _only(ids)
-        body = schemas.convert(
-            read_object(req, self._max_body, JSON_ONLY), self._schema.body
-        )
-        draft = self._schema.to_draft(body)
-        updated = self._service.replace(record_id, draft, if_match(req, record_id))
-        send_record(resp, self._schema.to_out(updated))
+        draft = self._schema.to_draft(self._decode(req, JSON_ONLY, self._schema.body))
+        with self._invalidating(record_id):
+            updated = self._service.replace(record_id, draft, if_match(req, record_id))
+        send(req, resp, render_record(self._schema.to_out(updated)))
 
     def on_patch_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
     ) -> None:
         record_id = _only(ids)
-        doc = read_object(req, self._max_body, JSON_OR_MERGE_PATCH)
-        patch = schemas.convert(doc, self._schema.patch)
-        updated = self._service.patch(
-            record_id, schemas.changes(patch), if_match(req, record_id)
-        )
-        send_record(resp, self._schema.to_out(updated))
+        patch = self._decode(req, JSON_OR_MERGE_PATCH, self._schema.patch)
+        with self._invalidating(record_id):
+            updated = self._service.patch(
+                record_id, schemas.changes(patch), if_match(req, record_id)
+            )
+        send(req, resp, render_record(self._schema.to_out(updated)))
 
     def on_delete_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
     ) -> None:
         record_id = _only(ids)
-        self._service.delete(record_id, if_match(req, record_id))
+        with self._invalidating(record_id):
+            self._service.delete(record_id, if_match(req, record_id))
         resp.status = 204
+
+    def _decode(
+        self, req: falcon.Request, media_types: frozenset[str], schema: type[Struct]
+    ) -> Any:
+        return schemas.convert(read_object(req, self._max_body, media_types), schema)
+
+    def _invalidating(self, record_id: int) -> Any:
+        keys = [self._schema.item_key(record_id), self._schema.collection]
+        return self._cache.invalidating(keys)
 
 
 def _only(ids: dict[str, int]) -> int:

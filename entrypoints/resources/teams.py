@@ -6,23 +6,41 @@ import falcon
 
 from domain.services import TeamService
 from entrypoints.conditional import if_match
-from entrypoints.pages import page_body, parse_page_request
-from entrypoints.resources.records import send_record
+from entrypoints.pages import parse_page_request, render_page
+from entrypoints.resources.records import render_record, send
+from entrypoints.response_cache import (
+    CachedResponse,
+    ResponseCache,
+    employee_key,
+    manager_key,
+    query_key,
+)
 from entrypoints.schemas import EmployeePage, employee_out
+
+EMPLOYEES = "employees"
 
 
 class TeamResource:
-    def __init__(self, teams: TeamService) -> None:
+    def __init__(self, teams: TeamService, cache: ResponseCache) -> None:
         self._teams = teams
+        self._cache = cache
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, manager_id: int
     ) -> None:
         page_request = parse_page_request(req, {})
-        page = self._teams.members(
-            manager_id, page_request.after_id, page_request.limit
+        key = query_key("team", req.path, sorted(req.params.items()))
+
+        def build() -> CachedResponse:
+            page = self._teams.members(
+                manager_id, page_request.after_id, page_request.limit
+            )
+            return render_page(page, req, employee_out, EmployeePage)
+
+        # The team changes with any employee, and vanishes with its manager.
+        send(
+            req, resp, self._cache.get(key, [EMPLOYEES, manager_key(manager_id)], build)
         )
-        resp.media = page_body(page, req, resp, employee_out, EmployeePage)
 
     def on_put_member(
         self,
@@ -31,8 +49,11 @@ class TeamResource:
         manager_id: int,
         employee_id: int,
     ) -> None:
-        joined = self._teams.join(manager_id, employee_id, if_match(req, employee_id))
-        send_record(resp, employee_out(joined))
+        with self._cache.invalidating([employee_key(employee_id), EMPLOYEES]):
+            joined = self._teams.join(
+                manager_id, employee_id, if_match(req, employee_id)
+            )
+        send(req, resp, render_record(employee_out(joined)))
 
     def on_delete_member(
         self,
@@ -41,5 +62,6 @@ class TeamResource:
         manager_id: int,
         employee_id: int,
     ) -> None:
-        self._teams.leave(manager_id, employee_id, if_match(req, employee_id))
+        with self._cache.invalidating([employee_key(employee_id), EMPLOYEES]):
+            self._teams.leave(manager_id, employee_id, if_match(req, employee_id))
         resp.status = 204

@@ -1,0 +1,204 @@
+"""Redis adapters: the shared response cache and the distributed rate limiter.
+
+Every call has short timeouts and goes through a circuit breaker, so a Redis
+outage costs a request nothing once the breaker is open.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from adapters.breaker import BreakerOpen, CircuitBreaker
+from adapters.memory_cache import decide
+from domain.ports import (
+    CacheUnavailable,
+    Quota,
+    RateDecision,
+    RateLimiterUnavailable,
+    Stamp,
+)
+
+REDIS_FAILURES = (redis.RedisError, OSError)
+_entry_codec = msgspec.msgpack.Encoder()
+_entry_decoder = msgspec.msgpack.Decoder(tuple[list[str], bytes])
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str
+    timeout_seconds: float = 0.25
+    breaker_cooldown_seconds: float = 2.0
+    max_connections: int = 50
+
+
+def connect_redis(settings: RedisSettings) -> redis.Redis:
+    """A client with its own pool; no retries, so a timeout costs one timeout."""
+    return redis.Redis.from_url(
+        settings.url,
+        socket_connect_timeout=settings.timeout_seconds,
+        socket_timeout=settings.timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        max_connections=settings.max_connections,
+        health_check_interval=30,
+    )
+
+
+def redis_breaker(settings: RedisSettings) -> CircuitBreaker:
+    return CircuitBreaker("Redis", REDIS_FAILURES, settings.breaker_cooldown_seconds)
+
+
+def _token() -> str:
+    return os.urandom(8).hex()
+
+
+class RedisCache:
+    """Generation-token cache (see domain.ports.Cache) in one round trip per read.
+
+    A read is one MGET of the epoch, the dependency tokens and the entry. After
+    an outage the epoch gets a new token before the cache is used again, which
+    drops every entry filled before writes that could not invalidate.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        breaker: CircuitBreaker,
+        ttl_seconds: int = 60,
+        prefix: str = "ema:cache:",
+    ) -> None:
+        self._client = client
+        self._breaker = breaker
+        self._ttl = ttl_seconds
+        self._prefix = prefix
+        self._epoch = f"{prefix}epoch"
+        breaker.on_recovery(self._new_epoch)
+
+    def read(self, key: str, dependencies: Sequence[str]) -> tuple[bytes | None, Stamp]:
+        names = [self._epoch, *(self._dep(d) for d in dependencies)]
+        values: list[bytes | None] = self._call(
+            lambda: self._client.mget([*names, self._entry(key)])
+        )
+        tokens, raw = values[:-1], values[-1]
+        if None in tokens:
+            tokens = self._call(lambda: self._ensure_tokens(names, tokens))
+        stamp = tuple(t.decode() for t in tokens if t is not None)
+        if raw is None:
+            return None, stamp
+        entry_stamp, value = _entry_decoder.decode(raw)
+        return (value if tuple(entry_stamp) == stamp else None), stamp
+
+    def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
+        entry = _entry_codec.encode((list(stamp), value))
+        self._call(lambda: self._client.set(self._entry(key), entry, ex=self._ttl))
+
+    def invalidate(self, dependencies: Sequence[str]) -> None:
+        tokens = {self._dep(d): _token() for d in dependencies}
+        self._call(lambda: self._client.mset(tokens))
+
+    def _ensure_tokens(
+        self, names: list[str], tokens: list[bytes | None]
+    ) -> list[bytes | None]:
+        """Give missing tokens a value; SET NX GET keeps one a racer set first."""
+        pipe = self._client.pipeline(transaction=False)
+        missing = [i for i, t in enumerate(tokens) if t is None]
+        fresh = {i: _token().encode() for i in missing}
+        for i in missing:
+            pipe.set(names[i], fresh[i], nx=True, get=True)
+        for i, existing in zip(missing, pipe.execute(), strict=True):
+            tokens[i] = existing if existing is not None else fresh[i]
+        return tokens
+
+    def _new_epoch(self) -> None:
+        self._client.set(self._epoch, _token())
+
+    def _dep(self, dependency: str) -> str:
+        return f"{self._prefix}gen:{dependency}"
+
+    def _entry(self, key: str) -> str:
+        return f"{self._prefix}entry:{key}"
+
+    def _call(self, operation: Callable[[], Any]) -> Any:
+        try:
+            return self._breaker.call(operation)
+        except BreakerOpen as exc:
+            raise CacheUnavailable() from exc
+
+
+# Sliding log in one atomic step. Redis's own clock is the one clock every
+# instance shares; rejected requests are not recorded.
+_SLIDING_LOG = """
+local key = KEYS[1]
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local count = redis.call('ZCARD', key)
+local allowed = 0
+if count < limit then
+  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', key, math.ceil(window / 1000))
+  count = count + 1
+  allowed = 1
+end
+local oldest = now
+local newest = now
+if count > 0 then
+  oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+  newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
+end
+return {allowed, count, oldest, newest, now}
+"""
+
+_MICRO = 1_000_000
+
+
+class RedisRateLimiter:
+    """At most quota.limit requests in any window, across every instance."""
+
+    def __init__(
+        self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
+    ) -> None:
+        self._script = client.register_script(_SLIDING_LOG)
+        self._breaker = breaker
+        self._prefix = prefix
+
+    def hit(self, key: str, quota: Quota) -> RateDecision:
+        args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, _token()]
+        try:
+            result = self._breaker.call(
+                lambda: self._script(keys=[self._prefix + key], args=args)
+            )
+        except BreakerOpen as exc:
+            raise RateLimiterUnavailable() from exc
+        allowed, count, oldest, newest, now = (int(v) for v in result)
+        return decide(
+            bool(allowed),
+            quota,
+            count=count,
+            oldest=oldest / _MICRO,
+            newest=newest / _MICRO,
+            now=now / _MICRO,
+        )
+
+
+class RedisHealth:
+    """Readiness probe; reports down at once while the breaker is open."""
+
+    def __init__(self, client: redis.Redis, breaker: CircuitBreaker) -> None:
+        self._client = client
+        self._breaker = breaker
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._breaker.call(self._client.ping))
+        except BreakerOpen:
+            return False

@@ -1,0 +1,46 @@
+"""Who the client is, for rate limiting, when requests may come through proxies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+import falcon
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> list[Network]:
+    """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1"."""
+    return [
+        ipaddress.ip_network(p.strip(), strict=False)
+        for p in text.split(",")
+        if p.strip()
+    ]
+
+
+class ClientAddress:
+    """The peer address, or, when the peer is a trusted proxy, the rightmost
+    X-Forwarded-For hop that is not itself a trusted proxy. Hops left of that
+    are the client's own claims and are ignored, so forging them gains nothing.
+    """
+
+    def __init__(self, trusted_proxies: Sequence[Network]) -> None:
+        self._trusted = list(trusted_proxies)
+
+    def __call__(self, req: falcon.Request) -> str:
+        peer = req.remote_addr or "unknown"
+        if not self._is_trusted(peer):
+            return peer
+        forwarded = req.get_header("X-Forwarded-For") or ""
+        for hop in reversed([h.strip() for h in forwarded.split(",")]):
+            if hop and not self._is_trusted(hop):
+                return hop
+        return peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)

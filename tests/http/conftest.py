@@ -1,0 +1,69 @@
+"""Fixtures for the HTTP tests; the shared ones live in tests/conftest.py."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from falcon import testing
+
+import bootstrap
+from adapters.memory import MemoryUnitOfWorkFactory
+
+# Nothing listens on port 1 of the loopback interface.
+UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nothing"
+SMALL_BODY_LIMIT = 256
+
+
+class ManualClock:
+    """A clock the test moves by hand, so timestamps are exact and comparable."""
+
+    def __init__(self, start: datetime) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: int) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 26, 3, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def clocked_client(
+    memory_uow: MemoryUnitOfWorkFactory, clock: ManualClock
+) -> testing.TestClient:
+    """The real app over in-memory storage, with a clock the test controls."""
+    return testing.TestClient(bootstrap.bootstrap(uow=memory_uow, clock=clock))
+
+
+@pytest.fixture
+def small_body_client() -> testing.TestClient:
+    """The real app configured with a body limit far below the default."""
+    settings = bootstrap.Settings(
+        database_url=bootstrap.MEMORY_URL, max_body_bytes=SMALL_BODY_LIMIT
+    )
+    return testing.TestClient(bootstrap.bootstrap(settings=settings))
+
+
+@pytest.fixture
+def offline_client() -> testing.TestClient:
+    """The real app pointed at a PostgreSQL server that does not exist."""
+    settings = bootstrap.Settings(database_url=UNREACHABLE_DATABASE_URL)
+    return testing.TestClient(bootstrap.bootstrap(settings=settings))
+
+
+@pytest.fixture
+def client_for(request: pytest.FixtureRequest) -> Callable[[str], testing.TestClient]:
+    """Build the real app over a named store: memory, sqlite or postgres."""
+
+    def build(store: str) -> testing.TestClient:
+        uow = request.getfixturevalue(f"{store}_uow")
+        return testing.TestClient(bootstrap.bootstrap(uow=uow))
+
+    return build
