@@ -23,13 +23,18 @@ def _serve(args: argparse.Namespace) -> int:
     # patches peewee globally while it runs, so never inside a worker.
     if not args.no_migrate:
         _migrate(args)
+    extra = (
+        args.gunicorn_args[1:]
+        if args.gunicorn_args[:1] == ["--"]
+        else args.gunicorn_args
+    )
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
         "--config",
         "python:entrypoints.gunicorn_conf",
-        *args.gunicorn_args,
+        *extra,
         "bootstrap:get_app()",
     ]
     os.execv(sys.executable, argv)

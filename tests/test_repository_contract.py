@@ -180,7 +180,7 @@ class RepositoryContract:
     def test_update_to_another_records_email_raises_duplicate_email(
         self, store: UnitOfWorkFactory
     ) -> None:
-        a, b = self.add(store, self.make("A", "a@x.io"), self.make("B", "b@x.io"))
+        _a, b = self.add(store, self.make("A", "a@x.io"), self.make("B", "b@x.io"))
         taken = dataclasses.replace(b, email="a@x.io", version=2)
         with pytest.raises(DuplicateEmail), store() as unit:
             self.repo(unit).update(taken, expected_version=1)
@@ -215,7 +215,7 @@ class RepositoryContract:
             assert self.repo(unit).email_owner("a@x.io") is None
 
     def test_ids_are_not_reused_after_a_delete(self, store: UnitOfWorkFactory) -> None:
-        a, b = self.add(store, self.make("A", "a@x.io"), self.make("B", "b@x.io"))
+        _a, b = self.add(store, self.make("A", "a@x.io"), self.make("B", "b@x.io"))
         with store() as unit:
             self.repo(unit).delete(b.id)
             unit.commit()

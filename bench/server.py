@@ -1,0 +1,75 @@
+"""Starting and stopping a gunicorn instance of the app for benchmarks."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(env: Mapping[str, str], workers: int = 1) -> Iterator[int]:
+    """Serve the app on a free loopback port; yields the port once it is live."""
+    port = free_port()
+    full_env = {**os.environ, **env, "WEB_CONCURRENCY": str(workers), "ACCESS_LOG": ""}
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn",
+            "--config", "python:entrypoints.gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}", "--no-control-socket",
+            "bootstrap:get_app()",
+        ],
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        _wait_until_live(port, process)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_live(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+        try:
+            status, _ = request(port, "GET", "/health/live")
+            if status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)  # polling for the port to open, bounded by the deadline
+    raise RuntimeError("gunicorn did not come up in 30 s")
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    conn: http.client.HTTPConnection | None = None,
+) -> tuple[int, bytes]:
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if own:
+        conn.close()
+    return response.status, data
