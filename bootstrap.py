@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from urllib.parse import quote
 
 from adapters.breaker import CircuitBreaker
@@ -39,6 +41,7 @@ from entrypoints.app import (
 )
 from entrypoints.client_ip import parse_networks
 from entrypoints.rate_limit import RateLimitSettings, parse_quota
+from entrypoints.resources.health import Draining
 from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
@@ -144,6 +147,7 @@ def bootstrap(
     cache: Cache | None = None,
     limiter: RateLimiter | None = None,
     health: Health | None = None,
+    draining: Draining | None = None,
 ) -> WsgiApp:
     """The app with every dependency overridable; defaults are built here, now."""
     settings = settings or Settings()
@@ -162,12 +166,15 @@ def bootstrap(
         managers=ManagerService(uow, clock),
         teams=TeamService(uow, clock),
     )
-    health = health or _health(uow, optional, settings)
+    health = health or _health(uow, optional, settings, draining or Draining())
     return create_app(services, health, Edges(limiter, cache), settings.http)
 
 
 def _health(
-    uow: UnitOfWorkFactory, redis: dict[str, HealthCheck], settings: Settings
+    uow: UnitOfWorkFactory,
+    redis: dict[str, HealthCheck],
+    settings: Settings,
+    draining: Draining,
 ) -> Health:
     if not hasattr(uow, "ping"):
         raise TypeError("the unit-of-work factory cannot report its health")
@@ -175,7 +182,7 @@ def _health(
     if settings.http.rate_limits.fail_closed:
         required.update(redis)  # without Redis every limited request is a 503
         redis = {}
-    return Health(required=required, optional=redis)
+    return Health(required=required, optional=redis, draining=draining)
 
 
 def get_app() -> WsgiApp:
@@ -186,4 +193,21 @@ def get_app() -> WsgiApp:
             "no REDIS_URL: the cache and rate limiter are per process, so with "
             "several workers limits multiply and cached reads can go stale"
         )
-    return bootstrap(settings=settings)
+    draining = Draining()
+    _begin_draining_on_sigterm(draining)
+    return bootstrap(settings=settings, draining=draining)
+
+
+def _begin_draining_on_sigterm(draining: Draining) -> None:
+    """Readiness turns 503 the moment gunicorn asks this worker to stop.
+
+    gunicorn installs its worker signal handlers before it loads the app, so
+    ours runs first and then hands over to gunicorn's graceful exit."""
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        draining.begin()
+        if callable(previous):
+            previous(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

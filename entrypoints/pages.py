@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,9 @@ def parse_text_filter(text: str) -> str:
     """A text filter's value; ValueError says what is wrong."""
     if len(text) > MAX_FILTER_LENGTH:
         raise ValueError(f"must be at most {MAX_FILTER_LENGTH} characters")
+    # No stored value holds these, and PostgreSQL refuses NUL in a parameter.
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+        raise ValueError("must not contain control characters")
     return text
 
 
