@@ -23,16 +23,25 @@ def read_object(
     media_type = (req.content_type or JSON).partition(";")[0].strip().lower()
     if media_type not in media_types:
         raise Problem(415, f"Send the body as {' or '.join(sorted(media_types))}.")
-    raw = req.bounded_stream.read(max_bytes + 1)
+    raw = _stream(req).read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise _too_large(max_bytes)
     try:
         doc = decoder.decode(raw)
-    except msgspec.DecodeError:
-        raise Problem(400, "Request body is not valid JSON.") from None
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        raise Problem(400, "Request body is not valid JSON in UTF-8.") from None
     if not isinstance(doc, dict):
         raise invalid("Request body must be a JSON object.")
     return doc
+
+
+def _stream(req: falcon.Request) -> Any:
+    """The body stream. A chunked body has no Content-Length; gunicorn marks
+    its input as terminated, so reading it to the end is safe (and bounded by
+    the caller). Falcon's bounded_stream would read nothing."""
+    if req.content_length is None and req.env.get("wsgi.input_terminated"):
+        return req.stream
+    return req.bounded_stream
 
 
 def _too_large(max_bytes: int) -> Problem:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,7 @@ import falcon
 import msgspec
 
 from domain.errors import FieldError
-from domain.model import MAX_ID, Page
+from domain.model import MAX_ID, Page, has_control_characters
 from entrypoints.media import encoder
 from entrypoints.problems import invalid
 from entrypoints.response_cache import CachedResponse
@@ -70,7 +69,7 @@ def parse_text_filter(text: str) -> str:
     if len(text) > MAX_FILTER_LENGTH:
         raise ValueError(f"must be at most {MAX_FILTER_LENGTH} characters")
     # No stored value holds these, and PostgreSQL refuses NUL in a parameter.
-    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text):
+    if has_control_characters(text):
         raise ValueError("must not contain control characters")
     return text
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +10,7 @@ from falcon import testing
 
 import bootstrap
 from adapters.memory import MemoryUnitOfWorkFactory
+from tests.conftest import UNLIMITED, make_client
 
 # Nothing listens on port 1 of the loopback interface.
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nothing"
@@ -39,31 +40,23 @@ def clocked_client(
     memory_uow: MemoryUnitOfWorkFactory, clock: ManualClock
 ) -> testing.TestClient:
     """The real app over in-memory storage, with a clock the test controls."""
-    return testing.TestClient(bootstrap.bootstrap(uow=memory_uow, clock=clock))
+    return make_client(memory_uow, clock=clock)
+
+
+def _app_with(**changes: object) -> testing.TestClient:
+    """The real app, built by bootstrap alone from settings (no injected store)."""
+    settings = dataclasses.replace(UNLIMITED, **changes)  # type: ignore[arg-type]
+    return testing.TestClient(bootstrap.bootstrap(settings=settings))
 
 
 @pytest.fixture
 def small_body_client() -> testing.TestClient:
     """The real app configured with a body limit far below the default."""
-    settings = bootstrap.Settings(
-        database_url=bootstrap.MEMORY_URL, max_body_bytes=SMALL_BODY_LIMIT
-    )
-    return testing.TestClient(bootstrap.bootstrap(settings=settings))
+    http = dataclasses.replace(UNLIMITED.http, max_body_bytes=SMALL_BODY_LIMIT)
+    return _app_with(database_url=bootstrap.MEMORY_URL, http=http)
 
 
 @pytest.fixture
 def offline_client() -> testing.TestClient:
     """The real app pointed at a PostgreSQL server that does not exist."""
-    settings = bootstrap.Settings(database_url=UNREACHABLE_DATABASE_URL)
-    return testing.TestClient(bootstrap.bootstrap(settings=settings))
-
-
-@pytest.fixture
-def client_for(request: pytest.FixtureRequest) -> Callable[[str], testing.TestClient]:
-    """Build the real app over a named store: memory, sqlite or postgres."""
-
-    def build(store: str) -> testing.TestClient:
-        uow = request.getfixturevalue(f"{store}_uow")
-        return testing.TestClient(bootstrap.bootstrap(uow=uow))
-
-    return build
+    return _app_with(database_url=UNREACHABLE_DATABASE_URL)

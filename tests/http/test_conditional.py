@@ -74,7 +74,9 @@ def test_if_none_match_with_a_list_containing_the_etag_is_304(
 def test_if_none_match_compares_weakly(client: testing.TestClient) -> None:
     ada = create_employee(client, "ada@example.com")
     path = f"/v1/employees/{ada['id']}"
-    resp = client.simulate_get(path, headers={"If-None-Match": f"W/{etag_of(client, path)}"})
+    resp = client.simulate_get(
+        path, headers={"If-None-Match": f"W/{etag_of(client, path)}"}
+    )
     assert resp.status_code == 304
 
 
@@ -148,7 +150,9 @@ WRITES: dict[str, tuple[Write, int]] = {
 
 
 @pytest.fixture
-def subject(client: testing.TestClient, request: pytest.FixtureRequest) -> dict[str, Any]:
+def subject(
+    client: testing.TestClient, request: pytest.FixtureRequest
+) -> dict[str, Any]:
     """An employee at version 2, so an ETag of version 1 is stale.
 
     For "leave" the employee sits in a team; otherwise in none (so join works).
@@ -222,9 +226,7 @@ def test_if_match_listing_the_current_etag_among_others_matches(
     assert do(client, subject, {"If-Match": header}).status_code == status
 
 
-@pytest.mark.parametrize(
-    "header", ['"2-2"', "2-2", '"2-2x"', '"-2"', '""', "garbage"]
-)
+@pytest.mark.parametrize("header", ['"2-2"', "2-2", '"2-2x"', '"-2"', '""', "garbage"])
 def test_an_if_match_naming_no_current_etag_is_412(
     client: testing.TestClient, header: str
 ) -> None:
@@ -264,12 +266,18 @@ def test_manager_writes_check_if_match_too(client: testing.TestClient) -> None:
     stale = etag_of(client, path)
     client.simulate_patch(path, json={"department": "R&D"})
     body = {"name": "G", "email": "grace@example.com"}
-    assert_problem(client.simulate_put(path, json=body, headers={"If-Match": stale}), 412)
-    assert_problem(client.simulate_patch(path, json={}, headers={"If-Match": stale}), 412)
+    assert_problem(
+        client.simulate_put(path, json=body, headers={"If-Match": stale}), 412
+    )
+    assert_problem(
+        client.simulate_patch(path, json={}, headers={"If-Match": stale}), 412
+    )
     assert_problem(client.simulate_delete(path, headers={"If-Match": stale}), 412)
     assert client.simulate_get(path).json["department"] == "R&D"
     current = etag_of(client, path)
-    assert client.simulate_delete(path, headers={"If-Match": current}).status_code == 204
+    assert (
+        client.simulate_delete(path, headers={"If-Match": current}).status_code == 204
+    )
 
 
 # A stale If-Match wins over a would-be 409.
@@ -286,7 +294,9 @@ def test_stale_if_match_beats_a_duplicate_email_on_put_and_patch(
         path, json={"name": "Ada", "email": "taken@example.com"}, headers=stale
     )
     assert_problem(put, 412)
-    patch = client.simulate_patch(path, json={"email": "taken@example.com"}, headers=stale)
+    patch = client.simulate_patch(
+        path, json={"email": "taken@example.com"}, headers=stale
+    )
     assert_problem(patch, 412)
 
 
@@ -332,5 +342,7 @@ def test_a_conditional_write_to_an_absent_record_is_404(
 ) -> None:
     body = {"name": "Ada", "email": "ada@example.com"}
     for headers in ({"If-Match": "*"}, {"If-Match": '"9-1"'}):
-        assert_problem(client.simulate_put("/v1/employees/9", json=body, headers=headers), 404)
+        assert_problem(
+            client.simulate_put("/v1/employees/9", json=body, headers=headers), 404
+        )
         assert_problem(client.simulate_delete("/v1/employees/9", headers=headers), 404)

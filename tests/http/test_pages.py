@@ -64,7 +64,9 @@ def test_a_limit_of_1_returns_one_row(client: testing.TestClient) -> None:
     assert ids(page) == seeded[:1]
 
 
-@pytest.mark.parametrize("limit", ["0", "501", "abc", "1.5", "-1", "", "%205", "1e2", "%EF%BC%95"])
+@pytest.mark.parametrize(
+    "limit", ["0", "501", "abc", "1.5", "-1", "", "%205", "1e2", "%EF%BC%95"]
+)
 def test_a_limit_outside_1_to_500_or_not_an_integer_is_422_naming_limit(
     client: testing.TestClient, limit: str
 ) -> None:
@@ -303,7 +305,9 @@ def test_filters_combine(client: testing.TestClient) -> None:
     both = create_employee(client, "a@example.com", name="Ada", department="R&D")
     create_employee(client, "b@example.com", name="Ada", department="Sales")
     create_employee(client, "c@example.com", name="Bob", department="R&D")
-    page = client.simulate_get("/v1/employees", params={"q": "ada", "department": "R&D"})
+    page = client.simulate_get(
+        "/v1/employees", params={"q": "ada", "department": "R&D"}
+    )
     assert ids(page) == [both["id"]]
 
 
@@ -333,7 +337,8 @@ def test_managers_have_no_manager_id_filter(client: testing.TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "query", ["limit=1&limit=2", "q=a&q=b", "cursor=&cursor=", "department=a&department=a"]
+    "query",
+    ["limit=1&limit=2", "q=a&q=b", "cursor=&cursor=", "department=a&department=a"],
 )
 def test_a_repeated_query_parameter_is_422_naming_it(
     client: testing.TestClient, query: str
@@ -357,6 +362,4 @@ def test_every_invalid_query_parameter_is_named_at_once(
         "/v1/employees",
         query_string="limit=501&cursor=nope&manager_id=x&colour=red&q=a&q=b",
     )
-    assert_problem(
-        resp, 422, fields={"limit", "cursor", "manager_id", "colour", "q"}
-    )
+    assert_problem(resp, 422, fields={"limit", "cursor", "manager_id", "colour", "q"})

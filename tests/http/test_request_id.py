@@ -15,7 +15,13 @@ VISIBLE_ASCII = "".join(chr(c) for c in range(0x21, 0x7F))
 
 @pytest.mark.parametrize(
     "request_id",
-    ["a", "req-42", "550e8400-e29b-41d4-a716-446655440000", VISIBLE_ASCII[:94], "x" * 128],
+    [
+        "a",
+        "req-42",
+        "550e8400-e29b-41d4-a716-446655440000",
+        VISIBLE_ASCII[:94],
+        "x" * 128,
+    ],
 )
 def test_a_sane_request_id_is_echoed(
     client: testing.TestClient, request_id: str
