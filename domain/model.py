@@ -100,7 +100,7 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
-def _has_control(text: str) -> bool:
+def has_control_characters(text: str) -> bool:
     # Cc and lone surrogates (Cs) cannot be stored faithfully (PostgreSQL refuses NUL).
     return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
 
@@ -108,7 +108,7 @@ def _has_control(text: str) -> bool:
 def _name_errors(name: str) -> list[FieldError]:
     if not 1 <= len(name) <= NAME_MAX:
         return [FieldError("name", f"must be 1-{NAME_MAX} characters after trimming")]
-    if _has_control(name):
+    if has_control_characters(name):
         return [FieldError("name", "must not contain control characters")]
     return []
 
@@ -140,7 +140,7 @@ def _text_errors(field: str, value: str | None) -> list[FieldError]:
         return []
     if len(value) > TEXT_MAX:
         return [FieldError(field, f"must be at most {TEXT_MAX} characters")]
-    if _has_control(value):
+    if has_control_characters(value):
         return [FieldError(field, "must not contain control characters")]
     return []
 

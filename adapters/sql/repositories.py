@@ -52,7 +52,8 @@ class _SqlRepository(Generic[R]):
 
     def email_owner(self, email: str) -> int | None:
         m = self._model
-        owner: int | None = m.select(m.id).where(m.email == email).scalar()
+        # lower(email) matches the unique expression index; plain email would scan.
+        owner: int | None = m.select(m.id).where(pw.fn.LOWER(m.email) == email).scalar()
         return owner
 
     def add(self, record: R) -> R:
