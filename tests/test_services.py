@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -32,22 +32,9 @@ from domain.model import (
 )
 from domain.ports import UnitOfWorkFactory
 from domain.services import EmployeeService, ManagerService, TeamService
+from tests.fakes import ManualClock
 
 START = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Time stands still until a test moves it."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: int = 1) -> datetime:
-        self.current += timedelta(seconds=seconds)
-        return self.current
 
 
 @dataclass
@@ -55,7 +42,7 @@ class App:
     employees: EmployeeService
     managers: ManagerService
     teams: TeamService
-    clock: FakeClock
+    clock: ManualClock
 
     def employee(
         self, name: str = "Ada", email: str = "ada@x.io", **kw: Any
@@ -76,7 +63,7 @@ class App:
 
 @pytest.fixture
 def app(uow: UnitOfWorkFactory) -> App:
-    clock = FakeClock()
+    clock = ManualClock()
     return App(
         EmployeeService(uow, clock),
         ManagerService(uow, clock),

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -48,29 +49,37 @@ from domain.model import (
 from domain.ports import UnitOfWorkFactory
 from domain.services import EmployeeService, ManagerService, TeamService
 from tests.conftest import empty_tables
+from tests.fakes import ManualClock
 
-# Small pools make collisions (same email in another case, same name) common.
-NAMES = ["Ada", "  Ada ", "Straße", "Bob", "   "]
-EMAILS = ["ada@x.io", "ADA@x.io", "bob@x.io", "Bob@X.io", "cy@x.io", "not-an-email"]
+# Small pools make collisions (the same email in another case) common; one
+# invalid value per pool exercises the field rules.
+NAMES = ["Ada", "  Ada ", "Straße", "Bob", "Cy", "   "]
+EMAILS = [
+    "ada@x.io",
+    "ADA@x.io",
+    "bob@x.io",
+    "Bob@X.io",
+    "cy@x.io",
+    "dee@x.io",
+    "Eve@x.io",
+    "fay@x.io",
+    "not-an-email",
+]
 INVALID = {"   ", "not-an-email"}
+SEED_EMAILS = ["ada@x.io", "bob@x.io", "s1@seed.io", "s2@seed.io"]
 TEXTS = [None, "R&D", "r&d", "Ops"]
-IDS = st.integers(1, 7)  # ids start at 1 in a fresh store, so most of these exist
-MANAGER_REFS = st.one_of(st.none(), IDS)
-PRECONDITIONS = st.sampled_from(["none", "current", "stale", "any"])
+# Ids start at 1 in a fresh store, so most of these exist and some do not.
+EMPLOYEE_IDS = st.integers(1, 6)
+MANAGER_IDS = st.integers(1, 4)
+MANAGER_REFS = st.one_of(st.none(), MANAGER_IDS)
+PRECONDITIONS = st.sampled_from(["none", "none", "current", "any", "stale"])
 
 EMPLOYEE_FIELDS = ("name", "email", "title", "department", "manager_id")
 MANAGER_FIELDS = ("name", "email", "department")
 
 Row = dict[str, Any]
-Expected = Row | set[type[DomainError]]  # the record, or the acceptable errors
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.current = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
-
-    def now(self) -> datetime:
-        return self.current
+# The record a call returns, or the errors it may raise (none: it returns None).
+Expected = Row | set[type[DomainError]]
 
 
 class Model:
@@ -85,7 +94,11 @@ class Model:
     def normalised(fields: Row) -> Row | None:
         if fields["name"] in INVALID or fields["email"] in INVALID:
             return None
-        return {**fields, "name": fields["name"].strip(), "email": fields["email"].lower()}
+        return {
+            **fields,
+            "name": fields["name"].strip(),
+            "email": fields["email"].lower(),
+        }
 
     def email_taken(self, table: dict[int, Row], email: str, own: int | None) -> bool:
         return any(row["email"] == email for i, row in table.items() if i != own)
@@ -94,9 +107,9 @@ class Model:
         self, table: dict[int, Row], fields: Row, current: Row | None, own: int | None
     ) -> set[type[DomainError]]:
         found: set[type[DomainError]] = set()
-        if (current is None or fields["email"] != current["email"]) and self.email_taken(
-            table, fields["email"], own
-        ):
+        if (
+            current is None or fields["email"] != current["email"]
+        ) and self.email_taken(table, fields["email"], own):
             found.add(DuplicateEmail)
         wanted = fields.get("manager_id")
         moved = current is None or wanted != current.get("manager_id")
@@ -120,6 +133,7 @@ class Model:
         table: dict[int, Row],
         record_id: int,
         merged: Callable[[Row], Row],
+        *,
         precondition: str,
         now: datetime,
         missing: type[DomainError],
@@ -144,7 +158,7 @@ class Model:
     def delete_employee(self, record_id: int, precondition: str) -> Expected:
         if record_id not in self.employees:
             return {EmployeeNotFound}
-        return {PreconditionFailed} if precondition == "stale" else {}
+        return {PreconditionFailed} if precondition == "stale" else set()
 
     def delete_manager(self, record_id: int, precondition: str) -> Expected:
         if record_id not in self.managers:
@@ -153,7 +167,7 @@ class Model:
             return {PreconditionFailed}
         if any(e["manager_id"] == record_id for e in self.employees.values()):
             return {ManagerHasEmployees}
-        return {}
+        return set()
 
     def missing_pair(self, manager_id: int, employee_id: int) -> set[type[DomainError]]:
         missing: set[type[DomainError]] = set()
@@ -191,7 +205,12 @@ class Model:
     @staticmethod
     def bumped(current: Row, manager_id: int | None, now: datetime) -> Row:
         version = current["version"] + 1
-        return {**current, "manager_id": manager_id, "version": version, "updated_at": now}
+        return {
+            **current,
+            "manager_id": manager_id,
+            "version": version,
+            "updated_at": now,
+        }
 
 
 def as_row(record: Any) -> Row:
@@ -205,7 +224,7 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
 
     def __init__(self, store: UnitOfWorkFactory) -> None:
         super().__init__()
-        self.clock = FakeClock()
+        self.clock = ManualClock()
         self.employees = EmployeeService(store, self.clock)
         self.managers = ManagerService(store, self.clock)
         self.teams = TeamService(store, self.clock)
@@ -217,12 +236,14 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
         try:
             result = call()
         except DomainError as error:
+            event(f"{kind}: {type(error).__name__}")
             assert isinstance(expected, set), f"expected {expected}, got {error!r}"
             assert type(error) in expected, f"expected one of {expected}, got {error!r}"
             return None
         assert not isinstance(expected, set) or not expected, (
             f"expected one of {expected}, got {result!r}"
         )
+        event(f"{kind}: success")
         if result is not None:
             assert as_row(result) == expected
             getattr(self.model, kind)[result.id] = expected
@@ -243,6 +264,21 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             self.model.seen_ids[kind].add(result.id)
 
     # Rules.
+
+    @initialize(managers=st.integers(2, 3), employees=st.integers(3, 4))
+    def seed(self, managers: int, employees: int) -> None:
+        """A few valid records to start from; the first employee has a manager."""
+        for email in SEED_EMAILS[:managers]:
+            self.create_manager(name="Boss", email=email, department=None)
+        boss = min(self.model.managers)
+        for i, email in enumerate(SEED_EMAILS[:employees]):
+            self.create_employee(
+                name="Staff",
+                email=email,
+                title=None,
+                department=None,
+                manager_id=None if i else boss,
+            )
 
     @rule()
     def tick(self) -> None:
@@ -273,7 +309,7 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
         self.created("managers", result)
 
     @rule(
-        record_id=IDS,
+        record_id=EMPLOYEE_IDS,
         how=PRECONDITIONS,
         name=st.sampled_from(NAMES),
         email=st.sampled_from(EMAILS),
@@ -287,9 +323,9 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             self.model.employees,
             record_id,
             lambda _: fields,
-            how,
-            self.clock.now(),
-            EmployeeNotFound,
+            precondition=how,
+            now=self.clock.now(),
+            missing=EmployeeNotFound,
         )
         draft = EmployeeDraft(**fields)
         self.check(
@@ -297,7 +333,7 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
         )
 
     @rule(
-        record_id=IDS,
+        record_id=EMPLOYEE_IDS,
         how=PRECONDITIONS,
         changes=st.fixed_dictionaries(
             {},
@@ -316,16 +352,16 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             self.model.employees,
             record_id,
             lambda current: {**{k: current[k] for k in EMPLOYEE_FIELDS}, **changes},
-            how,
-            self.clock.now(),
-            EmployeeNotFound,
+            precondition=how,
+            now=self.clock.now(),
+            missing=EmployeeNotFound,
         )
         self.check(
             "employees", lambda: self.employees.patch(record_id, changes, pre), expected
         )
 
     @rule(
-        record_id=IDS,
+        record_id=MANAGER_IDS,
         how=PRECONDITIONS,
         name=st.sampled_from(NAMES),
         email=st.sampled_from(EMAILS),
@@ -337,9 +373,9 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             self.model.managers,
             record_id,
             lambda _: fields,
-            how,
-            self.clock.now(),
-            ManagerNotFound,
+            precondition=how,
+            now=self.clock.now(),
+            missing=ManagerNotFound,
         )
         draft = ManagerDraft(**fields)
         self.check(
@@ -347,7 +383,7 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
         )
 
     @rule(
-        record_id=IDS,
+        record_id=MANAGER_IDS,
         how=PRECONDITIONS,
         changes=st.fixed_dictionaries(
             {},
@@ -364,15 +400,15 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             self.model.managers,
             record_id,
             lambda current: {**{k: current[k] for k in MANAGER_FIELDS}, **changes},
-            how,
-            self.clock.now(),
-            ManagerNotFound,
+            precondition=how,
+            now=self.clock.now(),
+            missing=ManagerNotFound,
         )
         self.check(
             "managers", lambda: self.managers.patch(record_id, changes, pre), expected
         )
 
-    @rule(manager_id=IDS, employee_id=IDS, how=PRECONDITIONS)
+    @rule(manager_id=MANAGER_IDS, employee_id=EMPLOYEE_IDS, how=PRECONDITIONS)
     def join(self, manager_id: int, employee_id: int, how: str) -> None:
         pre = self.precondition(self.model.employees, employee_id, how)
         expected = self.model.join(manager_id, employee_id, how, self.clock.now())
@@ -380,28 +416,30 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
             "employees", lambda: self.teams.join(manager_id, employee_id, pre), expected
         )
 
-    @rule(manager_id=IDS, employee_id=IDS, how=PRECONDITIONS)
+    @rule(manager_id=MANAGER_IDS, employee_id=EMPLOYEE_IDS, how=PRECONDITIONS)
     def leave(self, manager_id: int, employee_id: int, how: str) -> None:
         pre = self.precondition(self.model.employees, employee_id, how)
         expected = self.model.leave(manager_id, employee_id, how, self.clock.now())
         self.check(
-            "employees", lambda: self.teams.leave(manager_id, employee_id, pre), expected
+            "employees",
+            lambda: self.teams.leave(manager_id, employee_id, pre),
+            expected,
         )
 
-    @rule(record_id=IDS, how=PRECONDITIONS)
+    @rule(record_id=EMPLOYEE_IDS, how=PRECONDITIONS)
     def delete_employee(self, record_id: int, how: str) -> None:
         pre = self.precondition(self.model.employees, record_id, how)
         expected = self.model.delete_employee(record_id, how)
         self.check("employees", lambda: self.employees.delete(record_id, pre), expected)
-        if expected == {}:
+        if not expected:
             del self.model.employees[record_id]
 
-    @rule(record_id=IDS, how=PRECONDITIONS)
+    @rule(record_id=MANAGER_IDS, how=PRECONDITIONS)
     def delete_manager(self, record_id: int, how: str) -> None:
         pre = self.precondition(self.model.managers, record_id, how)
         expected = self.model.delete_manager(record_id, how)
         self.check("managers", lambda: self.managers.delete(record_id, pre), expected)
-        if expected == {}:
+        if not expected:
             del self.model.managers[record_id]
 
     # The whole stored state, after every step.
@@ -418,14 +456,16 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
         for manager_id in self.model.managers:
             listed = self.teams.members(manager_id, 0, 500).items
             expected = sorted(
-                i for i, e in self.model.employees.items() if e["manager_id"] == manager_id
+                i
+                for i, e in self.model.employees.items()
+                if e["manager_id"] == manager_id
             )
             assert [e.id for e in listed] == expected
 
 
 RUNS = settings(
-    max_examples=30,
-    stateful_step_count=25,
+    max_examples=60,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -12,12 +12,19 @@ from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 from adapters.sql.database import is_postgres
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
-from domain.errors import StorageUnavailable
+from domain.errors import ConcurrentUpdate, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
 # Errors that mean "the database is not answering", as opposed to a bad query.
 _OUTAGE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction
+# lost a race and was rolled back; the connection is fine and a retry may win.
+_LOST_RACE = {"40P01", "40001"}
+
+
+def _lost_race(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "pgcode", None) in _LOST_RACE
 
 
 class SqlUnitOfWork:
@@ -51,16 +58,23 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if isinstance(exc, pw.OperationalError) and _lost_race(exc):
+            self._end()
+            raise ConcurrentUpdate() from exc
         if isinstance(exc, _OUTAGE):
             self._discard()
             raise StorageUnavailable() from exc
+        self._end(raise_outage=exc is None)
+
+    def _end(self, raise_outage: bool = False) -> None:
+        """Roll back unless committed, and return the connection to the pool."""
         try:
             if self._write:
                 self._db.rollback()
             self._db.close()  # back to the pool
         except _OUTAGE as close_exc:
             self._discard()
-            if exc is None:
+            if raise_outage:
                 raise StorageUnavailable() from close_exc
 
     def _discard(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from falcon import testing
@@ -11,23 +11,11 @@ from falcon import testing
 import bootstrap
 from adapters.memory import MemoryUnitOfWorkFactory
 from tests.conftest import UNLIMITED, make_client
+from tests.fakes import ManualClock
 
 # Nothing listens on port 1 of the loopback interface.
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nothing"
 SMALL_BODY_LIMIT = 256
-
-
-class ManualClock:
-    """A clock the test moves by hand, so timestamps are exact and comparable."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def now(self) -> datetime:
-        return self.current
-
-    def advance(self, seconds: int) -> None:
-        self.current += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -1,0 +1,119 @@
+"""`employee-api migrate` started three times at once: one applies, two find nothing.
+
+Each run is a real process, as when several containers start together.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import peewee as pw
+import pytest
+
+from adapters.sql.database import open_database, sqlite_url
+from tests import services
+
+PROJECT = Path(__file__).resolve().parent.parent
+CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
+MIGRATE = (
+    [str(CONSOLE_SCRIPT), "migrate"]
+    if CONSOLE_SCRIPT.exists()
+    else [sys.executable, "-m", "entrypoints.cli", "migrate"]
+)
+RUNS = 3
+APPLIED = "applied 1 migration(s): 001_initial"
+NOTHING = "applied 0 migration(s): none pending"
+
+
+def migrate_at_once(
+    database_url: str, cwd: Path
+) -> list[subprocess.CompletedProcess[str]]:
+    """Start every run before waiting for any, then collect them all."""
+    env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    env.pop("POSTGRES_URL", None)
+    runs = [
+        subprocess.Popen(
+            MIGRATE,
+            cwd=cwd,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(RUNS)
+    ]
+    finished = []
+    for run in runs:
+        stdout, stderr = run.communicate(timeout=120)
+        finished.append(
+            subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+        )
+    return finished
+
+
+def assert_applied_once(
+    runs: list[subprocess.CompletedProcess[str]], db: pw.Database
+) -> None:
+    for run in runs:
+        assert run.returncode == 0, run.stderr
+    outputs = sorted(run.stdout.strip() for run in runs)
+    assert outputs == sorted([APPLIED] + [NOTHING] * (RUNS - 1))
+    history = db.execute_sql("SELECT name FROM migratehistory").fetchall()
+    assert [name for (name,) in history] == ["001_initial"]
+    assert {"employee", "manager", "migratehistory"} <= set(db.get_tables())
+    indexes = {index.name for index in db.get_indexes("employee")}
+    assert {"employee_email_lower_key", "employee_manager_idx"} <= indexes
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty PostgreSQL database of its own, dropped afterwards."""
+    why = services.answers(services.POSTGRES_ADMIN_URL, 5432)
+    if why:
+        services.unavailable("PostgreSQL", why)
+    name = services.new_database_name("emp_migrate")
+    admin = open_database(services.POSTGRES_ADMIN_URL)
+    admin.execute_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield services.with_database(services.POSTGRES_ADMIN_URL, name)
+    finally:
+        admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close_all()
+
+
+@pytest.mark.postgres
+def test_three_simultaneous_migrations_apply_postgres_schema_once(
+    fresh_postgres_url: str, tmp_path: Path
+) -> None:
+    runs = migrate_at_once(fresh_postgres_url, tmp_path)
+    db = open_database(fresh_postgres_url)
+    try:
+        assert_applied_once(runs, db)
+    finally:
+        db.close_all()
+
+
+def test_three_simultaneous_migrations_apply_sqlite_schema_once(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.sqlite3"
+    runs = migrate_at_once(sqlite_url(path), PROJECT)
+    db = open_database(sqlite_url(path))
+    try:
+        assert_applied_once(runs, db)
+    finally:
+        db.close()
+
+
+def test_migrating_an_up_to_date_database_again_changes_nothing(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path / "again.sqlite3")
+    first = migrate_at_once(url, tmp_path)
+    second = migrate_at_once(url, tmp_path)
+    assert [run.stdout.strip() for run in second] == [NOTHING] * RUNS
+    db = open_database(url)
+    try:
+        assert_applied_once(first, db)
+    finally:
+        db.close()
