@@ -11,10 +11,10 @@ COPY migrations ./migrations
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
 
 FROM python:3.11-slim
+# WEB_CONCURRENCY is left to the gunicorn config: 2 with Redis, 1 without.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    BIND=0.0.0.0:8000 \
-    WEB_CONCURRENCY=2
+    BIND=0.0.0.0:8000
 RUN useradd --system --uid 10001 --home-dir /app --create-home app
 COPY --from=build /opt/venv /opt/venv
 COPY docker/entrypoint.sh /usr/local/bin/entrypoint.sh
@@ -22,6 +22,6 @@ WORKDIR /app
 USER app
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status != 200)"]
+    CMD ["python", "-c", "import os,sys,urllib.request; port=os.environ.get('BIND','0.0.0.0:8000').rsplit(':',1)[1]; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/health/live', timeout=2).status != 200)"]
 ENTRYPOINT ["entrypoint.sh"]
 CMD ["employee-api", "serve", "--no-migrate"]

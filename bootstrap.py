@@ -42,6 +42,7 @@ from entrypoints.app import (
 from entrypoints.client_ip import parse_networks
 from entrypoints.rate_limit import RateLimitSettings, parse_quota
 from entrypoints.resources.health import Draining
+from entrypoints.stats import Stats
 from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,12 @@ def bootstrap(
     limiter: RateLimiter | None = None,
     health: Health | None = None,
     draining: Draining | None = None,
+    stats: Stats | None = None,
 ) -> WsgiApp:
-    """The app with every dependency overridable; defaults are built here, now."""
+    """The app with every dependency overridable; defaults are built here, now.
+
+    Pass stats to read the app's counters (cache hits and misses, rejections).
+    """
     settings = settings or Settings()
     uow = uow or open_storage(settings)
     clock = clock or SystemClock()
@@ -167,7 +172,8 @@ def bootstrap(
         teams=TeamService(uow, clock),
     )
     health = health or _health(uow, optional, settings, draining or Draining())
-    return create_app(services, health, Edges(limiter, cache), settings.http)
+    edges = Edges(limiter, cache, stats or Stats())
+    return create_app(services, health, edges, settings.http)
 
 
 def _health(

@@ -1,4 +1,4 @@
-"""A circuit breaker: once a backend fails, stop paying its timeout for a while."""
+"""A circuit breaker: once a backend keeps failing, stop paying its timeout."""
 
 from __future__ import annotations
 
@@ -17,23 +17,27 @@ class BreakerOpen(Exception):
 
 
 class CircuitBreaker:
-    """Closed: calls go through. Open: calls fail at once until the cooldown
-    ends; then one call probes, and its outcome closes or reopens the circuit.
-    Transitions are logged once each, never per request."""
+    """Closed: calls go through. After `threshold` failures in a row it opens:
+    calls fail at once until the cooldown ends; then one call probes, running
+    the recovery callbacks before its own operation, and its outcome closes
+    or reopens the circuit. Transitions are logged once each, not per call."""
 
     def __init__(
         self,
         name: str,
         failures: tuple[type[BaseException], ...],
         cooldown_seconds: float = 2.0,
+        threshold: int = 3,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
         self._failures = failures
         self._cooldown = cooldown_seconds
+        self._threshold = threshold
         self._clock = clock
         self._lock = threading.Lock()
         self._open = False
+        self._failed_in_a_row = 0
         self._retry_at = 0.0
         self._on_recovery: list[Callable[[], None]] = []
 
@@ -41,47 +45,52 @@ class CircuitBreaker:
     def is_open(self) -> bool:
         return self._open
 
+    @property
+    def cooldown_seconds(self) -> float:
+        return self._cooldown
+
     def on_recovery(self, callback: Callable[[], None]) -> None:
-        """Run callback (before anything else) when the backend answers again."""
+        """Run callback when the backend answers again, before anything else."""
         self._on_recovery.append(callback)
 
-    def call(self, operation: Callable[[], T]) -> T:
-        self._admit()
+    def call(self, operation: Callable[[], T], *, force: bool = False) -> T:
+        """Run operation; force=True tries even while open (for must-try calls)."""
+        probing = self._admit(force)
         try:
-            result = operation()
-        except self._failures as exc:
-            self._trip(exc)
-            raise BreakerOpen(self.name) from exc
-        if self._open:
-            self._recover()
-        return result
-
-    def _admit(self) -> None:
-        if not self._open:
-            return
-        with self._lock:
-            now = self._clock()
-            if now < self._retry_at:
-                raise BreakerOpen(self.name)
-            self._retry_at = now + self._cooldown  # only this call probes
-
-    def _trip(self, exc: BaseException) -> None:
-        with self._lock:
-            self._retry_at = self._clock() + self._cooldown
-            if not self._open:
-                self._open = True
-                log.warning(
-                    "%s unavailable (%s); degrading until it answers", self.name, exc
-                )
-
-    def _recover(self) -> None:
-        with self._lock:
-            if not self._open:
-                return
-            try:
+            if probing:
                 for callback in self._on_recovery:
                     callback()
-            except self._failures:
-                return  # still flaky: stay open, the next probe retries
+            result = operation()
+        except self._failures as exc:
+            self._failed(exc)
+            raise BreakerOpen(self.name) from exc
+        self._succeeded()
+        return result
+
+    def _admit(self, force: bool) -> bool:
+        """Whether this call probes an open circuit; raises if it may not run."""
+        if not self._open:
+            return False
+        with self._lock:
+            now = self._clock()
+            if not force and now < self._retry_at:
+                raise BreakerOpen(self.name)
+            self._retry_at = now + self._cooldown  # one probe per cooldown
+        return True
+
+    def _failed(self, exc: BaseException) -> None:
+        with self._lock:
+            self._failed_in_a_row += 1
+            self._retry_at = self._clock() + self._cooldown
+            if self._open or self._failed_in_a_row < self._threshold:
+                return
+            self._open = True
+        log.warning("%s unavailable (%s); degrading until it answers", self.name, exc)
+
+    def _succeeded(self) -> None:
+        with self._lock:
+            self._failed_in_a_row = 0
+            if not self._open:
+                return
             self._open = False
         log.warning("%s answers again; resuming", self.name)

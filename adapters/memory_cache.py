@@ -57,18 +57,20 @@ class MemoryRateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._logs: dict[str, deque[float]] = {}
+        self._hits = 0
+        self._longest_window = 0
 
     def hit(self, key: str, quota: Quota) -> RateDecision:
         with self._lock:
             now = self._clock()
+            self._longest_window = max(self._longest_window, quota.window_seconds)
             log = self._logs.setdefault(key, deque())
             while log and log[0] <= now - quota.window_seconds:
                 log.popleft()
             allowed = len(log) < quota.limit
             if allowed:
                 log.append(now)
-            elif not log:
-                del self._logs[key]
+            self._forget_idle(now)
             return decide(
                 allowed,
                 quota,
@@ -78,12 +80,27 @@ class MemoryRateLimiter:
                 now=now,
             )
 
+    def _forget_idle(self, now: float) -> None:
+        """Now and then, drop clients whose every request left the window."""
+        self._hits += 1
+        if self._hits % 10_000:
+            return
+        cutoff = now - self._longest_window
+        idle = [k for k, log in self._logs.items() if not log or log[-1] <= cutoff]
+        for key in idle:
+            del self._logs[key]
+
 
 def decide(
     allowed: bool, quota: Quota, *, count: int, oldest: float, newest: float, now: float
 ) -> RateDecision:
     """Headers' numbers from the window's state; shared by both adapters."""
     window = quota.window_seconds
-    reset = max(0, math.ceil(newest + window - now)) if count else 0
-    retry = 0 if allowed else max(1, math.ceil(oldest + window - now))
+    reset = max(0, _ceil(newest + window - now)) if count else 0
+    retry = 0 if allowed else max(1, _ceil(oldest + window - now))
     return RateDecision(allowed, quota.limit, max(0, quota.limit - count), reset, retry)
+
+
+def _ceil(seconds: float) -> int:
+    # Clock readings are floats: 60.00000000001 is float noise, not a 61st second.
+    return math.ceil(round(seconds, 6))

@@ -6,7 +6,10 @@ outage costs a request nothing once the breaker is open.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +29,7 @@ from domain.ports import (
     Stamp,
 )
 
+log = logging.getLogger(__name__)
 REDIS_FAILURES = (redis.RedisError, OSError)
 _entry_codec = msgspec.msgpack.Encoder()
 _entry_decoder = msgspec.msgpack.Decoder(tuple[list[str], bytes])
@@ -62,9 +66,13 @@ def _token() -> str:
 class RedisCache:
     """Generation-token cache (see domain.ports.Cache) in one round trip per read.
 
-    A read is one MGET of the epoch, the dependency tokens and the entry. After
-    an outage the epoch gets a new token before the cache is used again, which
-    drops every entry filled before writes that could not invalidate.
+    A read is one MGET of the epoch, the dependency tokens and the entry.
+    Invalidation is attempted even while the breaker is open, since skipping
+    it would leave other instances serving the old state. When it still fails,
+    this process stops reading the cache and a background thread keeps trying
+    to give the epoch a new token, which drops every entry at once; after
+    that, reads resume. Tokens expire (unused ones would pile up otherwise):
+    an expired token is replaced by a fresh random one, which no entry has.
     """
 
     def __init__(
@@ -72,16 +80,27 @@ class RedisCache:
         client: redis.Redis,
         breaker: CircuitBreaker,
         ttl_seconds: int = 60,
-        prefix: str = "ema:cache:",
+        prefix: str = "ema:cache:v1:",
+        epoch_retry_seconds: float = 0.25,
     ) -> None:
         self._client = client
+        self._epoch_retry = epoch_retry_seconds
         self._breaker = breaker
         self._ttl = ttl_seconds
+        self._token_ttl = 2 * ttl_seconds + 60
         self._prefix = prefix
         self._epoch = f"{prefix}epoch"
-        breaker.on_recovery(self._new_epoch)
+        self._pending = threading.Event()  # an invalidation failed: epoch must move
+        self._retry_lock = threading.Lock()
+
+    @property
+    def epoch_bump_pending(self) -> bool:
+        return self._pending.is_set()
 
     def read(self, key: str, dependencies: Sequence[str]) -> tuple[bytes | None, Stamp]:
+        if self._pending.is_set():
+            # Entries may predate a write this process could not announce.
+            raise CacheUnavailable()
         names = [self._epoch, *(self._dep(d) for d in dependencies)]
         values: list[bytes | None] = self._call(
             lambda: self._client.mget([*names, self._entry(key)])
@@ -92,7 +111,10 @@ class RedisCache:
         stamp = tuple(t.decode() for t in tokens if t is not None)
         if raw is None:
             return None, stamp
-        entry_stamp, value = _entry_decoder.decode(raw)
+        try:
+            entry_stamp, value = _entry_decoder.decode(raw)
+        except msgspec.MsgspecError:
+            return None, stamp  # written by another version: a miss, refilled
         return (value if tuple(entry_stamp) == stamp else None), stamp
 
     def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
@@ -100,8 +122,17 @@ class RedisCache:
         self._call(lambda: self._client.set(self._entry(key), entry, ex=self._ttl))
 
     def invalidate(self, dependencies: Sequence[str]) -> None:
-        tokens = {self._dep(d): _token() for d in dependencies}
-        self._call(lambda: self._client.mset(tokens))
+        def renew() -> None:
+            pipe = self._client.pipeline(transaction=False)
+            for dependency in dependencies:
+                pipe.set(self._dep(dependency), _token(), ex=self._token_ttl)
+            pipe.execute()
+
+        try:
+            self._breaker.call(renew, force=True)
+        except BreakerOpen as exc:
+            self._schedule_epoch_bump()
+            raise CacheUnavailable() from exc
 
     def _ensure_tokens(
         self, names: list[str], tokens: list[bytes | None]
@@ -111,13 +142,34 @@ class RedisCache:
         missing = [i for i, t in enumerate(tokens) if t is None]
         fresh = {i: _token().encode() for i in missing}
         for i in missing:
-            pipe.set(names[i], fresh[i], nx=True, get=True)
+            ttl = None if names[i] == self._epoch else self._token_ttl
+            pipe.set(names[i], fresh[i], nx=True, get=True, ex=ttl)
         for i, existing in zip(missing, pipe.execute(), strict=True):
             tokens[i] = existing if existing is not None else fresh[i]
         return tokens
 
-    def _new_epoch(self) -> None:
-        self._client.set(self._epoch, _token())
+    def _schedule_epoch_bump(self) -> None:
+        self._pending.set()
+        if self._retry_lock.acquire(blocking=False):
+            threading.Thread(
+                target=self._bump_epoch_until_done, name="cache-epoch", daemon=True
+            ).start()
+
+    def _bump_epoch_until_done(self) -> None:
+        try:
+            while True:
+                try:
+                    self._breaker.call(
+                        lambda: self._client.set(self._epoch, _token()), force=True
+                    )
+                except BreakerOpen:
+                    time.sleep(self._epoch_retry)  # retry timer, not synchronisation
+                    continue
+                self._pending.clear()
+                log.warning("cache epoch renewed after a failed invalidation")
+                return
+        finally:
+            self._retry_lock.release()
 
     def _dep(self, dependency: str) -> str:
         return f"{self._prefix}gen:{dependency}"

@@ -85,12 +85,6 @@ class HttpSettings:
     )
 
 
-DEFAULT_QUOTAS = {
-    "employees": parse_quota("10/minute"),
-    "managers": parse_quota("20/minute"),
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Edges:
     """The cross-cutting ports the HTTP edge uses (cache, limiter) and its stats."""

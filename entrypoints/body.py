@@ -30,6 +30,8 @@ def read_object(
         doc = decoder.decode(raw)
     except (msgspec.DecodeError, UnicodeDecodeError):
         raise Problem(400, "Request body is not valid JSON in UTF-8.") from None
+    except RecursionError:
+        raise Problem(400, "Request body is nested too deeply.") from None
     if not isinstance(doc, dict):
         raise invalid("Request body must be a JSON object.")
     return doc

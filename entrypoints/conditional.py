@@ -34,7 +34,14 @@ def if_match(req: falcon.Request, record_id: int) -> Precondition | None:
     for weak, opaque in _tags(header):
         # Weak tags never match If-Match (strong comparison).
         tail = opaque[len(prefix) :]
-        if not weak and opaque.startswith(prefix) and tail.isdigit() and tail.isascii():
+        # Versions are 64-bit; a longer digit string cannot match (nor be int()ed).
+        if (
+            not weak
+            and opaque.startswith(prefix)
+            and tail.isascii()
+            and tail.isdigit()
+            and len(tail) <= 19
+        ):
             versions.add(int(tail))
     return Precondition(versions=frozenset(versions))
 

@@ -9,6 +9,12 @@ bind = os.environ.get("BIND", "127.0.0.1:8000")
 # only correct for one process: then run one worker (with threads).
 _shared_state = bool(os.environ.get("REDIS_URL") or os.environ.get("REDIS_HOST"))
 workers = int(os.environ.get("WEB_CONCURRENCY", "2" if _shared_state else "1"))
+if workers > 1 and not _shared_state:
+    raise SystemExit(
+        "WEB_CONCURRENCY > 1 needs REDIS_URL: without Redis the response cache and "
+        "the rate limiter live in each process, so reads could go stale and limits "
+        "would multiply. Set REDIS_URL, or run one worker (use THREADS to scale)."
+    )
 threads = int(os.environ.get("THREADS", "8"))
 worker_class = "gthread"
 timeout = int(os.environ.get("WORKER_TIMEOUT", "30"))

@@ -1,0 +1,153 @@
+"""Cache hits and misses (and rate-limit rejections) are counted where they happen.
+
+bootstrap() builds its own Stats and takes none, so these tests compose the app
+the way bootstrap does (support.compose_app) over a Stats object they hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from falcon import testing
+
+from adapters.breaker import CircuitBreaker
+from adapters.memory import MemoryUnitOfWorkFactory
+from adapters.memory_cache import MemoryCache, MemoryRateLimiter
+from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+from domain.ports import Cache, Quota
+from entrypoints.app import Edges, HttpSettings
+from entrypoints.rate_limit import RateLimitSettings
+from entrypoints.stats import Stats
+from tests import services
+from tests.distributed.support import compose_app, free_port
+
+GENEROUS = RateLimitSettings(
+    {"employees": Quota(10_000, 60), "managers": Quota(10_000, 60)}
+)
+
+
+@pytest.fixture(params=["memory cache", "redis cache"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    if request.param == "memory cache":
+        yield MemoryCache()
+        return
+    request.getfixturevalue("redis_db")
+    settings = RedisSettings(services.REDIS_URL)
+    client = connect_redis(settings)
+    yield RedisCache(client, redis_breaker(settings))
+    client.close()
+
+
+@pytest.fixture
+def stats() -> Stats:
+    return Stats()
+
+
+@pytest.fixture
+def client(cache: Cache, stats: Stats) -> testing.TestClient:
+    edges = Edges(MemoryRateLimiter(), cache, stats)
+    app = compose_app(
+        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=GENEROUS)
+    )
+    return testing.TestClient(app)
+
+
+def counts(stats: Stats) -> tuple[int, int]:
+    return stats.get("cache", "hit"), stats.get("cache", "miss")
+
+
+def created(client: testing.TestClient, path: str, body: dict[str, object]) -> int:
+    resp = client.simulate_post(path, json=body)
+    assert resp.status_code == 201, resp.text
+    record_id: int = resp.json["id"]
+    return record_id
+
+
+def test_a_first_read_is_a_miss_and_a_second_a_hit(
+    client: testing.TestClient, stats: Stats
+) -> None:
+    ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
+    first = client.simulate_get(f"/v1/employees/{ada}")
+    assert counts(stats) == (0, 1)
+    second = client.simulate_get(f"/v1/employees/{ada}")
+    assert counts(stats) == (1, 1)
+    assert second.json == first.json
+    assert second.headers["ETag"] == first.headers["ETag"]
+
+
+def test_a_write_turns_the_next_read_into_a_miss_that_sees_it(
+    client: testing.TestClient, stats: Stats
+) -> None:
+    ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
+    client.simulate_get(f"/v1/employees/{ada}")
+    client.simulate_get(f"/v1/employees/{ada}")
+    client.simulate_patch(f"/v1/employees/{ada}", json={"title": "Countess"})
+    after = client.simulate_get(f"/v1/employees/{ada}")
+    assert after.json["title"] == "Countess"
+    assert counts(stats) == (1, 2)
+    client.simulate_get(f"/v1/employees/{ada}")
+    assert counts(stats) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/employees?department=R%26D", "/v1/managers", "/v1/managers/1/employees"],
+)
+def test_list_and_team_pages_are_counted_too(
+    client: testing.TestClient, stats: Stats, path: str
+) -> None:
+    created(client, "/v1/managers", {"name": "Grace", "email": "g@example.com"})
+    for _ in range(3):
+        assert client.simulate_get(path).status_code == 200
+    assert counts(stats) == (2, 1)
+
+
+def test_a_304_served_from_the_cache_counts_as_a_hit(
+    client: testing.TestClient, stats: Stats
+) -> None:
+    ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
+    etag = client.simulate_get(f"/v1/employees/{ada}").headers["ETag"]
+    resp = client.simulate_get(f"/v1/employees/{ada}", headers={"If-None-Match": etag})
+    assert resp.status_code == 304
+    assert counts(stats) == (1, 1)
+
+
+def test_a_missing_record_is_a_miss_every_time_and_never_cached(
+    client: testing.TestClient, stats: Stats
+) -> None:
+    for _ in range(3):
+        assert client.simulate_get("/v1/employees/42").status_code == 404
+    assert counts(stats) == (0, 3)
+
+
+def test_reads_with_the_cache_unreachable_count_as_misses(stats: Stats) -> None:
+    settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
+    breaker: CircuitBreaker = redis_breaker(settings)
+    cache = RedisCache(connect_redis(settings), breaker)
+    edges = Edges(MemoryRateLimiter(), cache, stats)
+    app = compose_app(
+        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=GENEROUS)
+    )
+    client = testing.TestClient(app)
+    ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
+    for _ in range(3):
+        assert client.simulate_get(f"/v1/employees/{ada}").status_code == 200
+    assert counts(stats) == (0, 3)
+    # The create could not invalidate, so reads bypass the cache until the
+    # epoch is renewed; nothing stale can be served meanwhile.
+    assert cache.epoch_bump_pending
+
+
+def test_rate_limit_rejections_are_counted_by_group(stats: Stats) -> None:
+    quotas = RateLimitSettings({"employees": Quota(2, 60), "managers": Quota(1, 60)})
+    edges = Edges(MemoryRateLimiter(), MemoryCache(), stats)
+    app = compose_app(
+        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=quotas)
+    )
+    client = testing.TestClient(app)
+    statuses = [client.simulate_get("/v1/employees").status_code for _ in range(5)]
+    statuses += [client.simulate_get("/v1/managers").status_code for _ in range(2)]
+    assert statuses == [200, 200, 429, 429, 429, 200, 429]
+    assert stats.get("rate_limit_rejections", "employees") == 3
+    assert stats.get("rate_limit_rejections", "managers") == 1

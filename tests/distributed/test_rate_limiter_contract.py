@@ -1,0 +1,215 @@
+"""The RateLimiter port's contract, run against the in-memory and the Redis adapter.
+
+A sliding log: at most quota.limit requests in any window of quota.window_seconds;
+rejected requests are not counted. The memory adapter runs on a fake clock; the
+Redis adapter keeps time by Redis's own clock, so its tests let real time pass in
+bounded loops and check numbers within a second's tolerance.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from adapters.memory_cache import MemoryRateLimiter
+from adapters.redis_store import (
+    RedisRateLimiter,
+    RedisSettings,
+    connect_redis,
+    redis_breaker,
+)
+from domain.ports import Quota, RateDecision, RateLimiter
+from tests import services
+from tests.distributed.support import FakeClock, wait_for
+
+MINUTE = Quota(5, 60)
+
+
+@dataclass
+class Subject:
+    limiter: RateLimiter
+    pass_time: Callable[[float], None]
+    elapsed: Callable[[], float]  # seconds since the subject was made
+
+    def hit_until_allowed(self, key: str, quota: Quota, within: float) -> RateDecision:
+        """Hit every 50 ms of (fake or real) time until one is allowed."""
+        start = self.elapsed()
+        while True:
+            decision = self.limiter.hit(key, quota)
+            if decision.allowed:
+                return decision
+            assert self.elapsed() - start < within, "the window never slid"
+            self.pass_time(0.05)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[Subject]:
+    if request.param == "memory":
+        start = fake_clock()
+        yield Subject(
+            MemoryRateLimiter(clock=fake_clock),
+            fake_clock.advance,
+            lambda: fake_clock() - start,
+        )
+        return
+    request.getfixturevalue("redis_db")
+    settings = RedisSettings(services.REDIS_URL)
+    client = connect_redis(settings)
+    began = time.monotonic()
+    yield Subject(
+        RedisRateLimiter(client, redis_breaker(settings)),
+        wait_for,
+        lambda: time.monotonic() - began,
+    )
+    client.close()
+
+
+def hits(
+    limiter: RateLimiter, n: int, key: str = "c", quota: Quota = MINUTE
+) -> list[RateDecision]:
+    return [limiter.hit(key, quota) for _ in range(n)]
+
+
+def test_exactly_the_limit_is_allowed_then_every_request_is_rejected(
+    subject: Subject,
+) -> None:
+    decisions = hits(subject.limiter, 8)
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3
+
+
+def test_remaining_counts_down_to_zero_and_stays_there(subject: Subject) -> None:
+    decisions = hits(subject.limiter, 7)
+    assert [d.remaining for d in decisions] == [4, 3, 2, 1, 0, 0, 0]
+    assert {d.limit for d in decisions} == {5}
+
+
+def test_allowed_requests_need_no_retry_and_rejected_ones_say_when(
+    subject: Subject,
+) -> None:
+    decisions = hits(subject.limiter, 7)
+    assert [d.retry_after_seconds for d in decisions[:5]] == [0] * 5
+    for rejected in decisions[5:]:
+        assert 1 <= rejected.retry_after_seconds <= 60
+
+
+def test_reset_is_the_time_until_the_whole_quota_is_back(subject: Subject) -> None:
+    decisions = hits(subject.limiter, 7)
+    # The newest counted request leaves the window a whole window from now.
+    for decision in decisions:
+        assert 59 <= decision.reset_seconds <= 60
+    assert decisions[0].reset_seconds == 60
+
+
+def test_each_key_has_its_own_quota(subject: Subject) -> None:
+    assert all(d.allowed for d in hits(subject.limiter, 5, key="employees:ip:a"))
+    assert not subject.limiter.hit("employees:ip:a", MINUTE).allowed
+    fresh = hits(subject.limiter, 5, key="employees:ip:b")
+    assert all(d.allowed for d in fresh)
+    assert fresh[0].remaining == 4
+    assert subject.limiter.hit("managers:ip:a", MINUTE).remaining == 4
+
+
+def test_the_window_slides_and_rejected_requests_do_not_count(
+    subject: Subject,
+) -> None:
+    quota = Quota(2, 2)
+    first = subject.limiter.hit("c", quota)
+    subject.pass_time(1.0)
+    second = subject.limiter.hit("c", quota)
+    assert first.allowed
+    assert second.allowed
+    rejected = subject.limiter.hit("c", quota)
+    assert not rejected.allowed
+    assert rejected.retry_after_seconds == 1  # the first leaves the window then
+    # Rejected hits every 50 ms do not push the window: the first request
+    # leaves it two seconds after it was made, and one slot opens...
+    again = subject.hit_until_allowed("c", quota, within=3)
+    assert subject.elapsed() >= 1.95
+    assert again.remaining == 0
+    # ...but only one: the second request is still in the window.
+    after = subject.limiter.hit("c", quota)
+    assert not after.allowed
+    assert 1 <= after.retry_after_seconds <= 2
+
+
+def test_a_burst_of_concurrent_hits_allows_exactly_the_limit(subject: Subject) -> None:
+    quota = Quota(15, 60)
+    callers = 40
+    barrier = threading.Barrier(callers)
+    decisions: list[RateDecision] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        barrier.wait(timeout=10)
+        decision = subject.limiter.hit("employees:ip:burst", quota)
+        with lock:
+            decisions.append(decision)
+
+    threads = [threading.Thread(target=call) for _ in range(callers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(decisions) == callers
+    allowed = [d for d in decisions if d.allowed]
+    assert len(allowed) == 15
+    # Each allowed hit saw its own count: no two read the log at the same time.
+    assert sorted(d.remaining for d in allowed) == list(range(15))
+    assert all(d.retry_after_seconds >= 1 for d in decisions if not d.allowed)
+
+
+# The memory adapter on its fake clock: the numbers, exactly.
+
+
+def test_the_memory_limiter_numbers_follow_the_sliding_log_exactly(
+    fake_clock: FakeClock,
+) -> None:
+    limiter = MemoryRateLimiter(clock=fake_clock)
+    quota = Quota(2, 60)
+    start = fake_clock()
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 1, 60, 0)
+    fake_clock.advance(15)
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 60, 0)
+    fake_clock.advance(10)  # 25 s in
+    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 50, 35)
+    fake_clock.now = start + 60  # the first request leaves the window now
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 60, 0)
+    fake_clock.advance(1)  # 61 s in: the second leaves at 75 s
+    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 59, 14)
+
+
+# Redis only: the quota is one for every instance, and the log cleans up.
+
+
+def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> None:
+    settings = RedisSettings(services.REDIS_URL)
+    clients = [connect_redis(settings), connect_redis(settings)]
+    limiters = [RedisRateLimiter(c, redis_breaker(settings)) for c in clients]
+    decisions = [limiters[i % 2].hit("employees:ip:a", MINUTE) for i in range(10)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 5
+    assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
+    for client in clients:
+        client.close()
+
+
+def test_the_redis_log_expires_with_its_window(redis_db: redis.Redis) -> None:
+    settings = RedisSettings(services.REDIS_URL)
+    client = connect_redis(settings)
+    RedisRateLimiter(client, redis_breaker(settings)).hit("c", Quota(3, 30))
+    (key,) = redis_db.keys("ema:rl:*")
+    assert 29_000 <= redis_db.pttl(key) <= 30_000
+    client.close()
+
+
+@pytest.mark.parametrize("clock_at", [1021.655650859, 2047.3])
+def test_the_memory_limiter_never_reports_a_reset_longer_than_the_window(
+    clock_at: float,
+) -> None:
+    limiter = MemoryRateLimiter(clock=FakeClock(clock_at))
+    decision = limiter.hit("c", Quota(3, 60))
+    assert decision.reset_seconds == 60

@@ -1,0 +1,132 @@
+"""Cache-aside for responses (entrypoints.response_cache) over each cache adapter.
+
+The order matters: a reader takes its stamp before building from the database,
+and a writer invalidates after committing, whatever the outcome, before answering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from adapters.memory_cache import MemoryCache
+from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+from domain.ports import Cache
+from entrypoints.response_cache import CachedResponse, ResponseCache
+from entrypoints.stats import Stats
+from tests import services
+from tests.distributed.support import free_port
+
+DEPS = ["employee:1", "employees"]
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    request.getfixturevalue("redis_db")
+    settings = RedisSettings(services.REDIS_URL)
+    client = connect_redis(settings)
+    yield RedisCache(client, redis_breaker(settings))
+    client.close()
+
+
+@pytest.fixture
+def responses(cache: Cache) -> ResponseCache:
+    return ResponseCache(cache, Stats())
+
+
+class Source:
+    """The database as the response cache sees it: build() renders its state."""
+
+    def __init__(self, state: bytes) -> None:
+        self.state = state
+        self.builds = 0
+
+    def build(self) -> CachedResponse:
+        self.builds += 1
+        return CachedResponse(self.state, etag=f'"{self.state.decode()}"')
+
+
+def test_a_response_is_built_once_and_then_served_with_its_headers(
+    responses: ResponseCache,
+) -> None:
+    source = Source(b"v1")
+    first = responses.get("employee:1", DEPS, source.build)
+    second = responses.get("employee:1", DEPS, source.build)
+    assert second == first == CachedResponse(b"v1", '"v1"')
+    assert source.builds == 1
+
+
+def test_a_response_built_while_a_write_committed_is_not_served_after_it(
+    responses: ResponseCache,
+) -> None:
+    source = Source(b"v1")
+
+    def build_then_a_write_lands() -> CachedResponse:
+        built = source.build()  # read v1 from the database...
+        source.state = b"v2"  # ...then a writer commits v2...
+        with responses.invalidating(["employee:1", "employees"]):
+            pass  # ...and invalidates, before our fill
+        return built
+
+    assert responses.get("employee:1", DEPS, build_then_a_write_lands).body == b"v1"
+    assert responses.get("employee:1", DEPS, source.build).body == b"v2"
+    assert source.builds == 2
+
+
+def test_a_failed_write_still_invalidates_before_the_error_is_answered(
+    responses: ResponseCache,
+) -> None:
+    source = Source(b"v1")
+    responses.get("employee:1", DEPS, source.build)
+    source.state = b"v2"
+    with pytest.raises(RuntimeError), responses.invalidating(["employee:1"]):
+        raise RuntimeError("committed, then failed")
+    assert responses.get("employee:1", DEPS, source.build).body == b"v2"
+
+
+def test_without_a_cache_every_read_is_built() -> None:
+    responses, source = ResponseCache(None, Stats()), Source(b"v1")
+    for _ in range(3):
+        assert responses.get("employee:1", DEPS, source.build).body == b"v1"
+    with responses.invalidating(DEPS):
+        pass
+    assert source.builds == 3
+
+
+def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> None:
+    settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
+    client = connect_redis(settings)
+    stats = Stats()
+    responses = ResponseCache(RedisCache(client, redis_breaker(settings)), stats)
+    source = Source(b"v1")
+    for _ in range(3):
+        assert responses.get("employee:1", DEPS, source.build).body == b"v1"
+    with responses.invalidating(DEPS):
+        source.state = b"v2"
+    assert responses.get("employee:1", DEPS, source.build).body == b"v2"
+    assert source.builds == 4
+    assert (stats.get("cache", "hit"), stats.get("cache", "miss")) == (0, 4)
+    client.close()
+
+
+def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
+    redis_db: redis.Redis,
+) -> None:
+    settings = RedisSettings(services.REDIS_URL)
+    clients = [connect_redis(settings), connect_redis(settings)]
+    a, b = (
+        ResponseCache(RedisCache(c, redis_breaker(settings)), Stats()) for c in clients
+    )
+    source = Source(b"v1")
+    b.get("employee:1", DEPS, source.build)
+    b.get("employee:1", DEPS, source.build)
+    with a.invalidating(["employees"]):
+        source.state = b"v2"
+    assert b.get("employee:1", DEPS, source.build).body == b"v2"
+    for client in clients:
+        client.close()
