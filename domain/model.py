@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from domain.errors import FieldError, PreconditionFailed, ValidationFailed
 
@@ -17,6 +17,7 @@ TEXT_MAX = 100
 MAX_ID = 2**63 - 1  # ids are 64-bit in every store
 
 T = TypeVar("T")
+D = TypeVar("D", "EmployeeDraft", "ManagerDraft")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,39 +146,58 @@ def _text_errors(field: str, value: str | None) -> list[FieldError]:
     return []
 
 
-def _person_errors(name: str, email: str, department: str | None) -> list[FieldError]:
-    errors = _name_errors(name)
+def _email_errors(email: str) -> list[FieldError]:
     problem = email_problem(email)
-    if problem:
-        errors.append(FieldError("email", problem))
-    return errors + _text_errors("department", department)
+    return [FieldError("email", problem)] if problem else []
 
 
-def _raise_if(errors: list[FieldError]) -> None:
+def _manager_id_errors(manager_id: int | None) -> list[FieldError]:
+    if manager_id is not None and not 1 <= manager_id <= MAX_ID:
+        return [FieldError("manager_id", "must be a positive integer")]
+    return []
+
+
+# The rule of each writable field, applied to its normalised value.
+_FIELD_RULES: dict[str, Callable[[Any], list[FieldError]]] = {
+    "name": _name_errors,
+    "email": _email_errors,
+    "title": lambda value: _text_errors("title", value),
+    "department": lambda value: _text_errors("department", value),
+    "manager_id": _manager_id_errors,
+}
+
+
+def field_errors(values: Mapping[str, Any]) -> list[FieldError]:
+    """Every rule broken by the given (already normalised) field values."""
+    return [e for name, value in values.items() for e in _FIELD_RULES[name](value)]
+
+
+def normalized_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Names trimmed and emails lower-cased; other fields as given."""
+    result = dict(values)
+    if isinstance(result.get("name"), str):
+        result["name"] = result["name"].strip()
+    if isinstance(result.get("email"), str):
+        result["email"] = result["email"].lower()
+    return result
+
+
+def _normalize(draft: D) -> D:
+    values = normalized_fields(dataclasses.asdict(draft))
+    errors = field_errors(values)
     if errors:
         raise ValidationFailed(errors)
+    return dataclasses.replace(draft, **values)
 
 
 def normalize_employee(draft: EmployeeDraft) -> EmployeeDraft:
     """Trim the name, lower-case the email, and enforce the field rules."""
-    draft = dataclasses.replace(
-        draft, name=draft.name.strip(), email=draft.email.lower()
-    )
-    errors = _person_errors(draft.name, draft.email, draft.department)
-    errors += _text_errors("title", draft.title)
-    if draft.manager_id is not None and not 1 <= draft.manager_id <= MAX_ID:
-        errors.append(FieldError("manager_id", "must be a positive integer"))
-    _raise_if(errors)
-    return draft
+    return _normalize(draft)
 
 
 def normalize_manager(draft: ManagerDraft) -> ManagerDraft:
     """Trim the name, lower-case the email, and enforce the field rules."""
-    draft = dataclasses.replace(
-        draft, name=draft.name.strip(), email=draft.email.lower()
-    )
-    _raise_if(_person_errors(draft.name, draft.email, draft.department))
-    return draft
+    return _normalize(draft)
 
 
 def employee_draft(employee: Employee) -> EmployeeDraft:

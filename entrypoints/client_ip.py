@@ -29,11 +29,11 @@ class ClientAddress:
         self._trusted = list(trusted_proxies)
 
     def __call__(self, req: falcon.Request) -> str:
-        peer = req.remote_addr or "unknown"
+        peer = canonical(req.remote_addr or "unknown")
         if not self._is_trusted(peer):
             return peer
         forwarded = req.get_header("X-Forwarded-For") or ""
-        for hop in reversed([h.strip() for h in forwarded.split(",")]):
+        for hop in reversed([canonical(h) for h in forwarded.split(",")]):
             if hop and not self._is_trusted(hop):
                 return hop
         return peer
@@ -44,3 +44,21 @@ class ClientAddress:
         except ValueError:
             return False
         return any(ip in network for network in self._trusted)
+
+
+def canonical(address: str) -> str:
+    """One spelling per client: ports and brackets dropped, IPv4-mapped IPv6
+    as IPv4, so '1.2.3.4:5555', '[::ffff:1.2.3.4]' and '1.2.3.4' are one client.
+    Anything unparseable is kept as given (trimmed)."""
+    text = address.strip()
+    if text.startswith("["):  # [v6] or [v6]:port
+        text = text[1 : text.find("]")] if "]" in text else text
+    elif text.count(":") == 1:  # v4:port
+        text = text.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return address.strip()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from domain import model
 from domain.errors import FieldError
 from domain.model import (
     EMAIL_MAX,
@@ -160,9 +161,13 @@ def convert(doc: dict[str, Any], schema: type[S]) -> S:
     try:
         return msgspec.convert(doc, schema)
     except msgspec.ValidationError:
-        raise invalid(
-            "Request body failed validation.", field_errors(doc, schema)
-        ) from None
+        errors = field_errors(doc, schema)
+        # Also the domain's rules for the fields whose type was right, so one
+        # response names every offending field.
+        named = {e.field for e in errors}
+        typed = {k: v for k, v in doc.items() if k not in named}
+        errors += model.field_errors(model.normalized_fields(typed))
+        raise invalid("Request body failed validation.", errors) from None
 
 
 def field_errors(doc: dict[str, Any], schema: type[Struct]) -> list[FieldError]:

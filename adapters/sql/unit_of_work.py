@@ -31,14 +31,13 @@ class SqlUnitOfWork:
     def __init__(self, factory: SqlUnitOfWorkFactory, write: bool) -> None:
         self._db = factory.db
         self._write = write
-        self._open = False
+        self._pooled = isinstance(self._db, PooledDatabase)
         self.employees = factory.employees
         self.managers = factory.managers
 
     def __enter__(self) -> Self:
         try:
             self._db.connect(reuse_if_open=True)
-            self._open = True
             if self._write:
                 # SQLite: take the write lock up front, so two writers never
                 # deadlock upgrading shared locks.
@@ -71,7 +70,10 @@ class SqlUnitOfWork:
         try:
             if self._write:
                 self._db.rollback()
-            self._db.close()  # back to the pool
+            if self._pooled:
+                self._db.close()  # back to the pool
+            # SQLite keeps one connection per thread open: reopening it would
+            # cost a file open and four PRAGMAs per request.
         except _OUTAGE as close_exc:
             self._discard()
             if raise_outage:
@@ -82,6 +84,8 @@ class SqlUnitOfWork:
         try:
             if isinstance(self._db, PooledDatabase):
                 self._db.manual_close()
+                # A restarted server broke the idle connections too.
+                self._db.close_idle()
             else:
                 self._db.close()
         except Exception:  # the connection is broken already; nothing to save

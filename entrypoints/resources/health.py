@@ -34,6 +34,8 @@ class LiveResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = Status("ok")
 
+    on_head = on_get
+
 
 class ReadyResource:
     """Ready when the required checks pass; optional ones only report 'degraded'."""
@@ -60,3 +62,5 @@ class ReadyResource:
         for name, check in self._optional.items():
             checks[name] = "ok" if check.ping() else "degraded"
         resp.media = Status("ok", checks)
+
+    on_head = on_get

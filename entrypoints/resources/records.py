@@ -63,7 +63,7 @@ def send(
     """Send a rendered response; 304 when If-None-Match already has it."""
     if rendered.etag is not None:
         resp.set_header("ETag", rendered.etag)
-        if req.method == "GET" and none_match(req, rendered.etag):
+        if req.method in ("GET", "HEAD") and none_match(req, rendered.etag):
             resp.status = 304
             return
     if rendered.link is not None:
@@ -100,6 +100,8 @@ class RecordResource:
 
         send(req, resp, self._cache.get(key, [collection], build))
 
+    on_head = on_get  # Falcon sends HEAD responses without their body
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = self._decode(req, JSON_ONLY, self._schema.body)
         with self._cache.invalidating([self._schema.collection]):
@@ -117,6 +119,8 @@ class RecordResource:
             return render_record(self._schema.to_out(self._service.get(record_id)))
 
         send(req, resp, self._cache.get(key, [key], build))
+
+    on_head_item = on_get_item
 
     def on_put_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int

@@ -42,6 +42,8 @@ class TeamResource:
             req, resp, self._cache.get(key, [EMPLOYEES, manager_key(manager_id)], build)
         )
 
+    on_head = on_get
+
     def on_put_member(
         self,
         req: falcon.Request,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from falcon import testing
 
-from entrypoints.client_ip import ClientAddress, parse_networks
+from entrypoints.client_ip import ClientAddress, canonical, parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 192.168.1.1, 2001:db8::/32")
 
@@ -78,3 +78,27 @@ def test_trusted_proxies_are_parsed_from_addresses_and_cidrs(
 def test_a_malformed_trusted_proxy_is_refused() -> None:
     with pytest.raises(ValueError):
         parse_networks("10.0.0.0/8, not-an-address")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "client"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("203.0.113.9:5555", "203.0.113.9"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("2001:DB8:0:0::1", "2001:db8::1"),
+        (" not-an-ip ", "not-an-ip"),
+    ],
+)
+def test_each_client_has_one_spelling_whatever_port_or_form_it_arrives_in(
+    spelling: str, client: str
+) -> None:
+    assert canonical(spelling) == client
+
+
+def test_a_trusted_proxy_written_with_a_port_or_ipv4_mapped_is_still_trusted() -> None:
+    address = ClientAddress(parse_networks("10.0.0.0/8"))
+    forwarded = "198.51.100.7:4000, 10.0.0.2:80"
+    assert client_of(address, "::ffff:10.0.0.1", forwarded) == "198.51.100.7"

@@ -346,3 +346,14 @@ def test_a_conditional_write_to_an_absent_record_is_404(
             client.simulate_put("/v1/employees/9", json=body, headers=headers), 404
         )
         assert_problem(client.simulate_delete("/v1/employees/9", headers=headers), 404)
+
+
+def test_an_if_match_version_too_long_for_any_record_simply_does_not_match(
+    client: testing.TestClient,
+) -> None:
+    ada = create_employee(client, "ada@example.com")
+    path = f"/v1/employees/{ada['id']}"
+    huge = f'"{ada["id"]}-{"9" * 5000}"'
+    assert_problem(
+        client.simulate_patch(path, json={}, headers={"If-Match": huge}), 412
+    )

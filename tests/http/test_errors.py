@@ -126,14 +126,14 @@ def test_team_paths_with_a_non_positive_integer_id_are_404(
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
-        ("/v1/employees", {"GET", "POST"}),
-        ("/v1/employees/1", {"GET", "PUT", "PATCH", "DELETE"}),
-        ("/v1/managers", {"GET", "POST"}),
-        ("/v1/managers/1", {"GET", "PUT", "PATCH", "DELETE"}),
-        ("/v1/managers/1/employees", {"GET"}),
+        ("/v1/employees", {"GET", "HEAD", "POST"}),
+        ("/v1/employees/1", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+        ("/v1/managers", {"GET", "HEAD", "POST"}),
+        ("/v1/managers/1", {"GET", "HEAD", "PUT", "PATCH", "DELETE"}),
+        ("/v1/managers/1/employees", {"GET", "HEAD"}),
         ("/v1/managers/1/employees/1", {"PUT", "DELETE"}),
-        ("/health/live", {"GET"}),
-        ("/health/ready", {"GET"}),
+        ("/health/live", {"GET", "HEAD"}),
+        ("/health/ready", {"GET", "HEAD"}),
     ],
 )
 def test_a_method_not_allowed_on_a_route_is_405_with_allow(
@@ -367,3 +367,20 @@ def test_a_chunked_body_over_the_limit_is_413(
         "/v1/employees", headers=CHUNKED_HEADERS, extras=chunked(body)
     )
     assert_problem(resp, 413)
+
+
+def test_one_422_names_every_offending_field_of_type_and_of_rule(
+    client: testing.TestClient,
+) -> None:
+    body = {"name": "   ", "email": "bad", "title": 5, "zzz": 1, "department": "R&D"}
+    resp = client.simulate_post("/v1/employees", json=body)
+    assert_problem(resp, 422, fields={"name", "email", "title", "zzz"})
+    assert client.simulate_get("/v1/employees").json["items"] == []
+
+
+def test_json_nested_too_deeply_is_400_not_a_crash(client: testing.TestClient) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    resp = client.simulate_post("/v1/employees", body=deep, headers=JSON)
+    assert_problem(resp, 400)
+    title = '{"name": "A", "email": "a@example.com", "title": ' + deep + "}"
+    assert_problem(client.simulate_post("/v1/employees", body=title, headers=JSON), 400)
