@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from adapters.memory_cache import MemoryCache
+from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+from domain.ports import Cache
+from tests import services
 from tests.distributed.support import FakeClock, RedisServer, shared_redis
 
 
@@ -32,3 +36,16 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    """Each cache adapter in turn (Redis on the flushed test database)."""
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    request.getfixturevalue("redis_db")
+    settings = RedisSettings(services.REDIS_URL)
+    client = connect_redis(settings)
+    yield RedisCache(client, redis_breaker(settings))
+    client.close()

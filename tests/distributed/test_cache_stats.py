@@ -6,8 +6,6 @@ the way bootstrap does (support.compose_app) over a Stats object they hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from falcon import testing
 
@@ -19,24 +17,11 @@ from domain.ports import Cache, Quota
 from entrypoints.app import Edges, HttpSettings
 from entrypoints.rate_limit import RateLimitSettings
 from entrypoints.stats import Stats
-from tests import services
 from tests.distributed.support import compose_app, free_port
 
 GENEROUS = RateLimitSettings(
     {"employees": Quota(10_000, 60), "managers": Quota(10_000, 60)}
 )
-
-
-@pytest.fixture(params=["memory cache", "redis cache"])
-def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
-    if request.param == "memory cache":
-        yield MemoryCache()
-        return
-    request.getfixturevalue("redis_db")
-    settings = RedisSettings(services.REDIS_URL)
-    client = connect_redis(settings)
-    yield RedisCache(client, redis_breaker(settings))
-    client.close()
 
 
 @pytest.fixture

@@ -6,12 +6,9 @@ and a writer invalidates after committing, whatever the outcome, before answerin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 
-from adapters.memory_cache import MemoryCache
 from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
 from domain.ports import Cache
 from entrypoints.response_cache import CachedResponse, ResponseCache
@@ -20,18 +17,6 @@ from tests import services
 from tests.distributed.support import free_port
 
 DEPS = ["employee:1", "employees"]
-
-
-@pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
-    if request.param == "memory":
-        yield MemoryCache()
-        return
-    request.getfixturevalue("redis_db")
-    settings = RedisSettings(services.REDIS_URL)
-    client = connect_redis(settings)
-    yield RedisCache(client, redis_breaker(settings))
-    client.close()
 
 
 @pytest.fixture
