@@ -1,0 +1,122 @@
+"""What can be checked of the container without a Docker engine: the entry
+point script, the package the image installs, and the compose file's shape."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+
+
+def run_entrypoint(tmp_path: Path, *command: str, **env: str) -> str:
+    database = tmp_path / "container.sqlite3"
+    full_env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "DATABASE_URL": f"sqlite:///{database}",
+        **env,
+    }
+    done = subprocess.run(
+        ["sh", str(ENTRYPOINT), *command],
+        cwd=tmp_path,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
+
+
+def applied_migrations(database: Path) -> list[str]:
+    with sqlite3.connect(database) as db:
+        return [row[0] for row in db.execute("SELECT name FROM migratehistory")]
+
+
+def test_the_entrypoint_migrates_then_runs_the_given_command(tmp_path: Path) -> None:
+    out = run_entrypoint(tmp_path, "python", "-c", "print('command ran')")
+    assert "command ran" in out
+    assert applied_migrations(tmp_path / "container.sqlite3") == ["001_initial"]
+
+
+def test_the_entrypoint_skips_migrations_when_told(tmp_path: Path) -> None:
+    out = run_entrypoint(
+        tmp_path, "python", "-c", "print('command ran')", MIGRATE_ON_START="0"
+    )
+    assert "command ran" in out
+    assert not (tmp_path / "container.sqlite3").exists()
+
+
+def test_the_installed_package_carries_the_migrations_and_server_config(
+    tmp_path: Path,
+) -> None:
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for required in (
+        "bootstrap.py",
+        "migrations/001_initial.py",
+        "entrypoints/gunicorn_conf.py",
+        "entrypoints/cli.py",
+        "adapters/sql/migrate.py",
+        "domain/services.py",
+    ):
+        assert required in names, required
+    assert any(n.endswith("entry_points.txt") for n in names)
+
+
+def test_the_image_copies_every_package_and_runs_unprivileged() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for part in ("domain", "adapters", "entrypoints", "migrations", "bootstrap.py"):
+        assert f"COPY {part} " in dockerfile, part
+    assert "\nUSER app" in dockerfile
+    assert 'ENTRYPOINT ["entrypoint.sh"]' in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/health/live" in dockerfile
+
+
+def test_compose_migrates_once_then_runs_two_replicas_on_shared_services() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"postgres", "redis", "migrate", "api-1", "api-2"} <= set(services)
+    assert services["migrate"]["command"] == ["employee-api", "migrate"]
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == (
+        "service_healthy"
+    )
+    for name in ("api-1", "api-2"):
+        api = services[name]
+        env = api["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql://")
+        assert env["REDIS_URL"].startswith("redis://")
+        assert env["MIGRATE_ON_START"] == "0"  # the migrate service did it
+        assert api["depends_on"]["migrate"]["condition"] == (
+            "service_completed_successfully"
+        )
+        assert all(port.startswith("127.0.0.1:") for port in api["ports"])
+    assert (
+        services["migrate"]["environment"]["DATABASE_URL"]
+        == (services["api-1"]["environment"]["DATABASE_URL"])
+    )
