@@ -91,7 +91,9 @@ class RedisCache:
         self._prefix = prefix
         self._epoch = f"{prefix}epoch"
         self._pending = threading.Event()  # an invalidation failed: epoch must move
-        self._retry_lock = threading.Lock()
+        self._state = threading.Lock()
+        self._missed = 0  # failed invalidations so far; the epoch must move after each
+        self._bumping = False
 
     @property
     def epoch_bump_pending(self) -> bool:
@@ -149,27 +151,38 @@ class RedisCache:
         return tokens
 
     def _schedule_epoch_bump(self) -> None:
-        self._pending.set()
-        if self._retry_lock.acquire(blocking=False):
+        with self._state:
+            self._missed += 1
+            self._pending.set()
+            if self._bumping:
+                return
+            self._bumping = True
+        try:
             threading.Thread(
                 target=self._bump_epoch_until_done, name="cache-epoch", daemon=True
             ).start()
+        except RuntimeError:
+            with self._state:
+                self._bumping = False
+            raise
 
     def _bump_epoch_until_done(self) -> None:
-        try:
-            while True:
-                try:
-                    self._breaker.call(
-                        lambda: self._client.set(self._epoch, _token()), force=True
-                    )
-                except BreakerOpen:
-                    time.sleep(self._epoch_retry)  # retry timer, not synchronisation
-                    continue
-                self._pending.clear()
-                log.warning("cache epoch renewed after a failed invalidation")
-                return
-        finally:
-            self._retry_lock.release()
+        while True:
+            with self._state:
+                covers = self._missed  # a SET from now on comes after their commits
+            try:
+                self._breaker.call(
+                    lambda: self._client.set(self._epoch, _token()), force=True
+                )
+            except Exception:  # BreakerOpen, or anything else: keep trying
+                time.sleep(self._epoch_retry)  # retry timer, not synchronisation
+                continue
+            with self._state:
+                if self._missed == covers:
+                    self._pending.clear()
+                    self._bumping = False
+                    break
+        log.warning("cache epoch renewed after a failed invalidation")
 
     def _dep(self, dependency: str) -> str:
         return f"{self._prefix}gen:{dependency}"
