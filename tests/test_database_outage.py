@@ -10,6 +10,7 @@ import pytest
 from falcon import testing
 
 import bootstrap
+from adapters.sql.database import PoolSettings, open_database
 from tests.conftest import UNLIMITED
 from tests.tcp_proxy import TcpProxy
 
@@ -69,3 +70,64 @@ def test_a_database_outage_is_503_and_the_app_recovers_by_itself(
     assert patched.status_code == 200
     assert patched.json["version"] == 2
     assert client.simulate_get("/health/ready").status_code == 200
+
+
+def test_a_statement_timeout_is_503_and_keeps_the_pool_healthy(
+    postgres_url: str, postgres_uow: object
+) -> None:
+    settings = bootstrap.Settings(
+        database_url=postgres_url,
+        pool=PoolSettings(statement_timeout_ms=300),
+        http=UNLIMITED.http,
+    )
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    grace = client.simulate_post(
+        "/v1/managers", json={"name": "Grace", "email": "grace@example.com"}
+    ).json
+    blocker = open_database(postgres_url)
+    blocker.connect()
+    blocker.begin()
+    blocker.execute_sql(
+        "SELECT id FROM manager WHERE id = %s FOR UPDATE", (grace["id"],)
+    )
+    try:  # the row is locked elsewhere: our write waits past the timeout
+        slow = client.simulate_patch(
+            f"/v1/managers/{grace['id']}", json={"department": "Ops"}
+        )
+    finally:
+        blocker.rollback()
+        blocker.close_all()
+    assert slow.status_code == 503
+    assert int(slow.headers["Retry-After"]) >= 1
+    done = client.simulate_patch(
+        f"/v1/managers/{grace['id']}", json={"department": "Ops"}
+    )
+    assert done.status_code == 200
+    assert done.json["version"] == 2
+
+
+def test_a_database_that_refuses_writes_is_503_not_500(
+    postgres_url: str, postgres_uow: object
+) -> None:
+    name = urlsplit(postgres_url).path.lstrip("/")
+    admin = open_database(postgres_url)
+    admin.execute_sql(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    try:
+        client = testing.TestClient(
+            bootstrap.bootstrap(
+                settings=bootstrap.Settings(
+                    database_url=postgres_url, http=UNLIMITED.http
+                )
+            )
+        )
+        resp = client.simulate_post(
+            "/v1/managers", json={"name": "Grace", "email": "grace@example.com"}
+        )
+        assert resp.status_code == 503
+        assert resp.headers["Content-Type"] == "application/problem+json"
+        assert client.simulate_get("/v1/managers").status_code == 200  # reads work
+    finally:
+        admin.execute_sql(
+            f'ALTER DATABASE "{name}" RESET default_transaction_read_only'
+        )
+        admin.close_all()

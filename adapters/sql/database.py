@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
@@ -43,43 +41,15 @@ def _sqlite(path: str) -> pw.SqliteDatabase:
             "foreign_keys": 1,
             "busy_timeout": 5000,
             "synchronous": "normal",
+            "journal_size_limit": 64 * 1024 * 1024,  # the WAL shrinks back after bursts
         },
     )
-
-
-class _IdleCheckedPool(PooledPostgresqlDatabase):  # type: ignore[misc]
-    """peewee checks every pooled connection with a round trip (SELECT 1) at
-    check-out. Do that only for connections idle for a while: a connection
-    used a moment ago is almost surely alive, and if not, the request gets a
-    503 and the broken connection is dropped (see SqlUnitOfWork)."""
-
-    idle_check_seconds = 5.0
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._checked_in: dict[int, float] = {}
-
-    def _can_reuse(self, conn: Any) -> bool:
-        self._checked_in[self.conn_key(conn)] = time.monotonic()
-        return bool(super()._can_reuse(conn))
-
-    def _is_closed(self, conn: Any) -> bool:
-        since = self._checked_in.pop(self.conn_key(conn), None)
-        recently_used = since is not None and (
-            time.monotonic() - since < self.idle_check_seconds
-        )
-        if recently_used and not conn.closed and self._idle(conn):
-            return False
-        return bool(super()._is_closed(conn))
-
-    def _idle(self, conn: Any) -> bool:
-        return bool(self._adapter.txn_status(conn) == self._adapter.txn_idle)
 
 
 def _postgres(url: str, pool: PoolSettings) -> PooledPostgresqlDatabase:
     parts = urlsplit(url)
     extra = dict(parse_qsl(parts.query))
-    return _IdleCheckedPool(
+    return PooledPostgresqlDatabase(
         unquote(parts.path.lstrip("/")) or "postgres",
         user=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,

@@ -18,13 +18,19 @@ log = logging.getLogger(__name__)
 
 # Errors that mean "the database is not answering", as opposed to a bad query.
 _OUTAGE = (pw.OperationalError, pw.InterfaceError, MaxConnectionsExceeded)
-# PostgreSQL's deadlock_detected and serialization_failure: the transaction
-# lost a race and was rolled back; the connection is fine and a retry may win.
+# PostgreSQL error codes, by what they mean for the request and the connection:
+# deadlock_detected, serialization_failure: a lost race; a retry may win.
 _LOST_RACE = {"40P01", "40001"}
+# query_canceled (statement_timeout): the server is slow, the connection fine.
+_TIMED_OUT = {"57014"}
+# read_only_sql_transaction: we reached a standby (after a failover); drop
+# the connection so the next one finds the primary.
+_READ_ONLY = {"25006"}
 
 
-def _lost_race(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "pgcode", None) in _LOST_RACE
+def _pgcode(exc: BaseException | None) -> str | None:
+    code = getattr(getattr(exc, "orig", None), "pgcode", None)
+    return code if isinstance(code, str) else None
 
 
 class SqlUnitOfWork:
@@ -57,10 +63,14 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if isinstance(exc, pw.OperationalError) and _lost_race(exc):
+        code = _pgcode(exc)
+        if code in _LOST_RACE:
             self._end()
             raise ConcurrentUpdate() from exc
-        if isinstance(exc, _OUTAGE):
+        if code in _TIMED_OUT:
+            self._end()
+            raise StorageUnavailable() from exc
+        if code in _READ_ONLY or isinstance(exc, _OUTAGE):
             self._discard()
             raise StorageUnavailable() from exc
         self._end(raise_outage=exc is None)
@@ -106,9 +116,11 @@ class SqlUnitOfWorkFactory:
         return SqlUnitOfWork(self, write)
 
     def ping(self) -> bool:
+        """Whether the database answers and takes writes (not a standby)."""
+        check = "SELECT pg_is_in_recovery()" if is_postgres(self.db) else "SELECT 0"
         try:
             with self(write=False):
-                self.db.execute_sql("SELECT 1")
+                (in_recovery,) = self.db.execute_sql(check).fetchone()
         except StorageUnavailable:
             return False
-        return True
+        return not in_recovery
