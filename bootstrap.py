@@ -70,7 +70,9 @@ class Settings:
                 statement_timeout_ms=int(env.get("DB_STATEMENT_TIMEOUT_MS", 5000)),
             ),
             redis=_redis_settings(env),
-            cache_ttl_seconds=int(env.get("CACHE_TTL_SECONDS", 60)),
+            cache_ttl_seconds=_at_least_one(
+                "CACHE_TTL_SECONDS", env.get("CACHE_TTL_SECONDS", "60")
+            ),
             http=HttpSettings(
                 max_body_bytes=int(env.get("MAX_BODY_BYTES", 64 * 1024)),
                 trusted_proxies=parse_networks(env.get("TRUSTED_PROXIES", "")),
@@ -85,6 +87,13 @@ class Settings:
                 ),
             ),
         )
+
+
+def _at_least_one(name: str, value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"{name} must be at least 1, not {value!r}")
+    return number
 
 
 def _redis_settings(env: Mapping[str, str]) -> RedisSettings | None:

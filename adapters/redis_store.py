@@ -1,7 +1,9 @@
 """Redis adapters: the shared response cache and the distributed rate limiter.
 
-Every call has short timeouts and goes through a circuit breaker, so a Redis
-outage costs a request nothing once the breaker is open.
+Every call has short timeouts and goes through a circuit breaker, so once the
+breaker is open a Redis outage costs reads and rate-limit checks nothing. A
+write still tries its invalidation once (at most one timeout), because
+skipping it could leave other instances serving the old state.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from domain.ports import (
 )
 
 log = logging.getLogger(__name__)
-REDIS_FAILURES = (redis.RedisError, OSError)
+# What means "Redis is not answering" (and trips the breaker). A command
+# error (ResponseError) is a bug or a misconfiguration, not an outage: it
+# bypasses the cache for that call without switching Redis off for everyone.
+REDIS_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError)
 _entry_codec = msgspec.msgpack.Encoder()
 _entry_decoder = msgspec.msgpack.Decoder(tuple[list[str], bytes])
 
@@ -132,7 +137,7 @@ class RedisCache:
 
         try:
             self._breaker.call(renew, force=True)
-        except BreakerOpen as exc:
+        except (BreakerOpen, redis.RedisError) as exc:
             self._schedule_epoch_bump()
             raise CacheUnavailable() from exc
 
@@ -193,7 +198,7 @@ class RedisCache:
     def _call(self, operation: Callable[[], Any]) -> Any:
         try:
             return self._breaker.call(operation)
-        except BreakerOpen as exc:
+        except (BreakerOpen, redis.RedisError) as exc:
             raise CacheUnavailable() from exc
 
 
@@ -242,7 +247,7 @@ class RedisRateLimiter:
             result = self._breaker.call(
                 lambda: self._script(keys=[self._prefix + key], args=args)
             )
-        except BreakerOpen as exc:
+        except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
         allowed, count, oldest, newest, now = (int(v) for v in result)
         return decide(
@@ -265,5 +270,5 @@ class RedisHealth:
     def ping(self) -> bool:
         try:
             return bool(self._breaker.call(self._client.ping))
-        except BreakerOpen:
+        except (BreakerOpen, redis.RedisError):
             return False

@@ -11,12 +11,18 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_networks(text: str) -> list[Network]:
-    """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1"."""
-    return [
-        ipaddress.ip_network(p.strip(), strict=False)
-        for p in text.split(",")
-        if p.strip()
-    ]
+    """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1".
+    IPv4-mapped IPv6 networks (::ffff:10.0.0.0/104) become IPv4 networks,
+    since addresses are compared in their IPv4 form."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return [_unmapped(ipaddress.ip_network(p, strict=False)) for p in parts]
+
+
+def _unmapped(network: Network) -> Network:
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
 
 
 class ClientAddress:
@@ -31,12 +37,12 @@ class ClientAddress:
     def __call__(self, req: falcon.Request) -> str:
         peer = canonical(req.remote_addr or "unknown")
         if not self._is_trusted(peer):
-            return peer
+            return bucket(peer)
         forwarded = req.get_header("X-Forwarded-For") or ""
         for hop in reversed([canonical(h) for h in forwarded.split(",")]):
             if hop and not self._is_trusted(hop):
-                return hop
-        return peer
+                return bucket(hop)
+        return bucket(peer)
 
     def _is_trusted(self, address: str) -> bool:
         try:
@@ -62,3 +68,15 @@ def canonical(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return str(ip.ipv4_mapped)
     return str(ip)
+
+
+def bucket(address: str) -> str:
+    """The rate-limit identity of an address: an IPv6 client is its /64, which
+    a single host usually owns whole and could otherwise rotate through."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return address

@@ -59,8 +59,13 @@ class ResponseCache:
             self._stats.count("cache", "miss")
             return build()
         if raw is not None:
-            self._stats.count("cache", "hit")
-            return _decode(raw)
+            try:
+                cached = _decode(raw)
+            except msgspec.MsgspecError:
+                cached = None  # written by another build: treat as a miss
+            if cached is not None:
+                self._stats.count("cache", "hit")
+                return cached
         self._stats.count("cache", "miss")
         response = build()
         with suppress(CacheUnavailable):  # then the next reader misses too

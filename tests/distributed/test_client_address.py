@@ -54,10 +54,20 @@ def test_a_trusted_proxy_that_forwards_nothing_is_itself_the_client() -> None:
     assert client_of(address, "10.0.0.1") == "10.0.0.1"
 
 
-def test_ipv6_peers_and_hops_are_understood() -> None:
+def test_ipv6_peers_and_hops_are_understood_and_limited_per_64() -> None:
     address = ClientAddress(PROXIES)
-    assert client_of(address, "2001:db8::1", "2001:db8:ffff::2, 2a00::1") == "2a00::1"
-    assert client_of(address, "2a00::9", "203.0.113.9") == "2a00::9"
+    forwarded = "2001:db8:ffff::2, 2a00::1"
+    assert client_of(address, "2001:db8::1", forwarded) == "2a00::/64"
+    assert client_of(address, "2a00::9", "203.0.113.9") == "2a00::/64"
+    # Rotating addresses inside one /64 does not buy a fresh quota.
+    assert client_of(address, "2a00::1:2:3:4") == client_of(address, "2a00::5")
+    assert client_of(address, "2a00:0:0:1::5") != client_of(address, "2a00::5")
+
+
+def test_trusted_proxies_may_be_written_as_ipv4_mapped_ipv6() -> None:
+    address = ClientAddress(parse_networks("::ffff:10.0.0.0/104"))
+    assert client_of(address, "10.0.0.5", "9.9.9.9") == "9.9.9.9"
+    assert client_of(address, "::ffff:10.0.0.5", "9.9.9.9") == "9.9.9.9"
 
 
 @pytest.mark.parametrize(

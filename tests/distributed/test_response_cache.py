@@ -9,7 +9,16 @@ from __future__ import annotations
 import pytest
 import redis
 
-from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+import bootstrap
+from adapters.breaker import CircuitBreaker
+from adapters.memory_cache import MemoryCache
+from adapters.redis_store import (
+    REDIS_FAILURES,
+    RedisCache,
+    RedisSettings,
+    connect_redis,
+    redis_breaker,
+)
 from domain.ports import Cache
 from entrypoints.response_cache import CachedResponse, ResponseCache
 from entrypoints.stats import Stats
@@ -115,3 +124,30 @@ def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
     assert b.get("employee:1", DEPS, source.build).body == b"v2"
     for client in clients:
         client.close()
+
+
+def test_an_entry_this_build_cannot_read_is_a_miss_not_an_error() -> None:
+    cache = MemoryCache()
+    responses = ResponseCache(cache, Stats())
+    _, stamp = cache.read("employee:1", DEPS)
+    cache.fill("employee:1", b"\xc1 not msgpack", stamp)
+    rebuilt = responses.get("employee:1", DEPS, lambda: CachedResponse(b"fresh"))
+    assert rebuilt.body == b"fresh"
+
+
+def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
+    redis_db: object,
+) -> None:
+    settings = RedisSettings(services.REDIS_URL)
+    # Trips on the first outage-like failure, so any miscount shows.
+    breaker = CircuitBreaker("Redis", REDIS_FAILURES, threshold=1)
+    cache = RedisCache(connect_redis(settings), breaker, ttl_seconds=0)  # EX 0: refused
+    responses = ResponseCache(cache, Stats())
+    for _ in range(10):
+        assert responses.get("k", DEPS, lambda: CachedResponse(b"x")).body == b"x"
+    assert not breaker.is_open  # the rate limiter shares it and stays on
+
+
+def test_a_cache_ttl_below_one_second_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="CACHE_TTL_SECONDS"):
+        bootstrap.Settings.from_env({"CACHE_TTL_SECONDS": "0"})
