@@ -5,6 +5,7 @@ The only module that knows every concrete class. Nothing here runs at import.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -123,7 +124,10 @@ def migrate(settings: Settings) -> list[str]:
     """Apply pending migrations; a no-op for the in-memory store."""
     if settings.database_url == MEMORY_URL:
         return []
-    db = open_database(settings.database_url, settings.pool)
+    # No statement timeout: a migration may take long, and so may waiting for
+    # another process's migration to finish.
+    pool = dataclasses.replace(settings.pool, statement_timeout_ms=0)
+    db = open_database(settings.database_url, pool)
     try:
         return apply_migrations(db, MIGRATIONS_DIR)
     finally:

@@ -3,6 +3,7 @@ stays up, and it recovers by itself once the database answers again."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -131,3 +132,30 @@ def test_a_database_that_refuses_writes_is_503_not_500(
             f'ALTER DATABASE "{name}" RESET default_transaction_read_only'
         )
         admin.close_all()
+
+
+def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
+    proxy: TcpProxy, postgres_url: str, postgres_uow: object
+) -> None:
+    through_proxy = urlsplit(postgres_url)._replace(
+        netloc=f"postgres@127.0.0.1:{proxy.port}"
+    )
+    settings = bootstrap.Settings(
+        database_url=through_proxy.geturl(),
+        pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
+        http=UNLIMITED.http,
+    )
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    assert client.simulate_get("/v1/managers?limit=1").status_code == 200
+
+    proxy.freeze()  # connections stay open; nothing comes back
+    started = time.monotonic()
+    hung = client.simulate_get("/v1/managers?limit=2")
+    waited = time.monotonic() - started
+    proxy.thaw()
+    assert hung.status_code == 503
+    assert waited < 10, waited  # bounded by the deadline, not forever
+    statuses = [
+        client.simulate_get(f"/v1/managers?limit={n}").status_code for n in (3, 4, 5)
+    ]
+    assert statuses[-2:] == [200, 200], statuses

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import select
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
+import psycopg2
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 
@@ -46,7 +51,41 @@ def _sqlite(path: str) -> pw.SqliteDatabase:
     )
 
 
+_deadline: dict[str, float | None] = {"seconds": 10.0}
+
+
+def _wait_with_deadline(conn: Any) -> None:
+    """psycopg2 wait callback: a client-side deadline on every round trip.
+
+    statement_timeout and keepalives cannot end a request whose server (or a
+    proxy before it) stopped answering while keeping the connection open; the
+    request would hang and pin a worker thread. Raising here ends it, and the
+    unit of work drops the connection."""
+    limit = _deadline["seconds"]
+    deadline = None if limit is None else time.monotonic() + limit
+    while True:
+        state = conn.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            raise psycopg2.OperationalError("the database did not answer in time")
+        fileno = conn.fileno()
+        if state == psycopg2.extensions.POLL_READ:
+            select.select([fileno], [], [], remaining)
+        elif state == psycopg2.extensions.POLL_WRITE:
+            select.select([], [fileno], [], remaining)
+        else:
+            raise psycopg2.OperationalError(f"unexpected poll state {state}")
+
+
 def _postgres(url: str, pool: PoolSettings) -> PooledPostgresqlDatabase:
+    # Process-wide (psycopg2 has no per-connection wait callback): the
+    # deadline is the statement timeout plus slack for the network; none
+    # when statements may run as long as they like (migrations).
+    timeout_ms = pool.statement_timeout_ms
+    _deadline["seconds"] = timeout_ms / 1000 + 2 if timeout_ms > 0 else None
+    psycopg2.extensions.set_wait_callback(_wait_with_deadline)
     parts = urlsplit(url)
     extra = dict(parse_qsl(parts.query))
     return PooledPostgresqlDatabase(
