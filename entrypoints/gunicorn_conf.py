@@ -24,6 +24,8 @@ keepalive = int(os.environ.get("KEEPALIVE", "5"))
 limit_request_line = 8190
 limit_request_fields = 100
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# The request id ties an access-log line to the client's report and our logs.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s "%(a)s"'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 # The control socket lands under $HOME; containers and CI do not want it.
