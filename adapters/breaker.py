@@ -18,9 +18,9 @@ class BreakerOpen(Exception):
 
 class CircuitBreaker:
     """Closed: calls go through. After `threshold` failures in a row it opens:
-    calls fail at once until the cooldown ends; then one call probes, running
-    the recovery callbacks before its own operation, and its outcome closes
-    or reopens the circuit. Transitions are logged once each, not per call."""
+    calls fail at once until the cooldown ends; then one call probes, and its
+    outcome closes or reopens the circuit. Transitions are logged once each,
+    not per call."""
 
     def __init__(
         self,
@@ -39,27 +39,15 @@ class CircuitBreaker:
         self._open = False
         self._failed_in_a_row = 0
         self._retry_at = 0.0
-        self._on_recovery: list[Callable[[], None]] = []
 
     @property
     def is_open(self) -> bool:
         return self._open
 
-    @property
-    def cooldown_seconds(self) -> float:
-        return self._cooldown
-
-    def on_recovery(self, callback: Callable[[], None]) -> None:
-        """Run callback when the backend answers again, before anything else."""
-        self._on_recovery.append(callback)
-
     def call(self, operation: Callable[[], T], *, force: bool = False) -> T:
         """Run operation; force=True tries even while open (for must-try calls)."""
-        probing = self._admit(force)
+        self._admit(force)
         try:
-            if probing:
-                for callback in self._on_recovery:
-                    callback()
             result = operation()
         except self._failures as exc:
             self._failed(exc)
@@ -67,16 +55,15 @@ class CircuitBreaker:
         self._succeeded()
         return result
 
-    def _admit(self, force: bool) -> bool:
-        """Whether this call probes an open circuit; raises if it may not run."""
+    def _admit(self, force: bool) -> None:
+        """Raise unless the call may run: closed, forced, or the one probe."""
         if not self._open:
-            return False
+            return
         with self._lock:
             now = self._clock()
             if not force and now < self._retry_at:
                 raise BreakerOpen(self.name)
             self._retry_at = now + self._cooldown  # one probe per cooldown
-        return True
 
     def _failed(self, exc: BaseException) -> None:
         with self._lock:

@@ -134,46 +134,6 @@ def test_only_one_probe_runs_while_others_keep_failing_fast(
     assert breaker.call(backend) == "answer"
 
 
-def test_recovery_callbacks_run_in_order_before_the_probe_itself(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
-) -> None:
-    ran: list[str] = []
-    breaker.on_recovery(lambda: ran.append("new cache epoch"))
-    breaker.on_recovery(lambda: ran.append("second"))
-    assert breaker.call(backend) == "answer"
-    assert ran == []  # never on an ordinary success
-    trip(breaker, backend)
-    backend.up = True
-    fake_clock.advance(COOLDOWN)
-    breaker.call(lambda: ran.append("probe") or "answer")
-    # Before: the probe's own answer may depend on what the callbacks renew.
-    assert ran == ["new cache epoch", "second", "probe"]
-    breaker.call(backend)
-    assert ran == ["new cache epoch", "second", "probe"]  # once per recovery
-
-
-def test_a_recovery_callback_that_fails_keeps_the_breaker_open(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
-) -> None:
-    flaky = Backend()
-    flaky.up = False
-    breaker.on_recovery(flaky)
-    trip(breaker, backend)
-    backend.up = True
-    fake_clock.advance(COOLDOWN)
-    with pytest.raises(BreakerOpen):
-        breaker.call(backend)  # the probe fails in its callback, before its call
-    assert breaker.is_open
-    assert backend.calls == 1
-    with pytest.raises(BreakerOpen):
-        breaker.call(backend)  # and the next probe waits for the cooldown
-    flaky.up = True
-    fake_clock.advance(COOLDOWN)
-    breaker.call(backend)
-    assert not breaker.is_open
-    assert flaky.calls == 2
-
-
 def test_errors_that_are_not_backend_failures_pass_through_and_do_not_open_it(
     breaker: CircuitBreaker,
 ) -> None:
