@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,14 +83,24 @@ class UnitOfWorkFactory(Protocol):
         """A new unit of work; write=False promises it only reads."""
 
 
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """Current time, timezone-aware UTC."""
-
-
 class HealthCheck(Protocol):
     def ping(self) -> bool:
         """Whether the backing store answers right now."""
+
+
+class Storage(UnitOfWorkFactory, HealthCheck, Protocol):
+    """Where the records live: units of work over it, its health, its schema."""
+
+    def migrate(self) -> list[str]:
+        """Bring the schema up to date; the names of the migrations applied."""
+
+    def close(self) -> None:
+        """Release every connection; the storage is not used afterwards."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Current time, timezone-aware UTC."""
 
 
 Stamp = tuple[str, ...]
@@ -132,6 +143,28 @@ class RateDecision:
     remaining: int
     reset_seconds: int  # until the quota is whole again
     retry_after_seconds: int  # until a request will be accepted (0 if allowed)
+
+    @classmethod
+    def from_window(
+        cls,
+        allowed: bool,
+        quota: Quota,
+        *,
+        count: int,
+        oldest: float,
+        newest: float,
+        now: float,
+    ) -> RateDecision:
+        """The decision's numbers from a sliding window's state (every limiter's)."""
+        window = quota.window_seconds
+        reset = max(0, _ceil(newest + window - now)) if count else 0
+        retry = 0 if allowed else max(1, _ceil(oldest + window - now))
+        return cls(allowed, quota.limit, max(0, quota.limit - count), reset, retry)
+
+
+def _ceil(seconds: float) -> int:
+    # Clock readings are floats: 60.00000000001 is float noise, not a 61st second.
+    return math.ceil(round(seconds, 6))
 
 
 class RateLimiterUnavailable(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +13,9 @@ from domain.model import EmployeeFilter, ManagerFilter
 from domain.ports import Cache, HealthCheck, RateLimiter
 from domain.services import EmployeeService, ManagerService, TeamService
 from entrypoints import schemas
-from entrypoints.client_ip import ClientAddress, Network
+from entrypoints.client_ip import ClientAddress
 from entrypoints.converters import IdConverter
+from entrypoints.lifecycle import Draining
 from entrypoints.media import MsgspecJSONHandler
 from entrypoints.middleware import RequestId
 from entrypoints.pages import parse_id_filter, parse_text_filter
@@ -23,12 +24,13 @@ from entrypoints.problems import (
     handle_unexpected,
     serialize_problem,
 )
-from entrypoints.rate_limit import RateLimit, RateLimitSettings, parse_quota
-from entrypoints.resources.health import Draining, LiveResource, ReadyResource
+from entrypoints.rate_limit import RateLimit
+from entrypoints.resources.health import LiveResource, ReadyResource
 from entrypoints.resources.records import RecordResource, RecordSchema
 from entrypoints.resources.teams import TeamResource
 from entrypoints.response_cache import ResponseCache, employee_key, manager_key
 from entrypoints.stats import Stats
+from settings import HttpSettings
 
 WsgiApp = falcon.App[falcon.Request, falcon.Response]
 
@@ -38,7 +40,7 @@ EMPLOYEES = RecordSchema(
     item_key=employee_key,
     body=schemas.EmployeeIn,
     patch=schemas.EmployeePatch,
-    to_draft=schemas.employee_draft,
+    to_draft=schemas.employee_in_to_draft,
     to_out=schemas.employee_out,
     page=schemas.EmployeePage,
     filters={
@@ -55,7 +57,7 @@ MANAGERS = RecordSchema(
     item_key=manager_key,
     body=schemas.ManagerIn,
     patch=schemas.ManagerPatch,
-    to_draft=schemas.manager_draft,
+    to_draft=schemas.manager_in_to_draft,
     to_out=schemas.manager_out,
     page=schemas.ManagerPage,
     filters={"department": parse_text_filter, "q": parse_text_filter},
@@ -68,21 +70,6 @@ class Services:
     employees: EmployeeService
     managers: ManagerService
     teams: TeamService
-
-
-DEFAULT_QUOTAS = {
-    "employees": parse_quota("10/minute"),
-    "managers": parse_quota("20/minute"),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    max_body_bytes: int = 64 * 1024
-    trusted_proxies: Sequence[Network] = ()
-    rate_limits: RateLimitSettings = field(
-        default_factory=lambda: RateLimitSettings(DEFAULT_QUOTAS)
-    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,22 +7,7 @@ from collections.abc import Sequence
 
 import falcon
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def parse_networks(text: str) -> list[Network]:
-    """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1".
-    IPv4-mapped IPv6 networks (::ffff:10.0.0.0/104) become IPv4 networks,
-    since addresses are compared in their IPv4 form."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    return [_unmapped(ipaddress.ip_network(p, strict=False)) for p in parts]
-
-
-def _unmapped(network: Network) -> Network:
-    mapped = getattr(network.network_address, "ipv4_mapped", None)
-    if mapped is None or network.prefixlen < 96:
-        return network
-    return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")
+from settings import Network
 
 
 class ClientAddress:

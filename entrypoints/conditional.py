@@ -7,6 +7,7 @@ import re
 import falcon
 
 from domain.model import Precondition
+from entrypoints.converters import parse_number
 
 # One entity tag: optional weakness marker, then a quoted opaque string.
 _TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
@@ -33,16 +34,9 @@ def if_match(req: falcon.Request, record_id: int) -> Precondition | None:
     prefix = f"{record_id}-"
     for weak, opaque in _tags(header):
         # Weak tags never match If-Match (strong comparison).
-        tail = opaque[len(prefix) :]
-        # Versions are 64-bit; a longer digit string cannot match (nor be int()ed).
-        if (
-            not weak
-            and opaque.startswith(prefix)
-            and tail.isascii()
-            and tail.isdigit()
-            and len(tail) <= 19
-        ):
-            versions.add(int(tail))
+        version = parse_number(opaque[len(prefix) :])
+        if not weak and opaque.startswith(prefix) and version is not None:
+            versions.add(version)
     return Precondition(versions=frozenset(versions))
 
 

@@ -1,4 +1,4 @@
-"""Route converters."""
+"""Ids and other positive integers, from paths, query strings and headers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ from falcon.routing import BaseConverter
 from domain.model import MAX_ID
 
 
+def parse_number(text: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """low..high written in ASCII digits (at most 19, as a 64-bit id), or None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
+
+
 class IdConverter(BaseConverter):
     """A positive 64-bit id in ASCII digits; anything else is no route (404)."""
 
     def convert(self, value: str) -> int | None:
-        if not (value.isascii() and value.isdigit()) or len(value) > 19:
-            return None
-        number = int(value)
-        return number if 1 <= number <= MAX_ID else None
+        return parse_number(value)

@@ -6,14 +6,15 @@ import base64
 import binascii
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 import falcon
 import msgspec
 
 from domain.errors import FieldError
-from domain.model import MAX_ID, Page, has_control_characters
+from domain.model import Page, has_control_characters
+from entrypoints.converters import parse_number
 from entrypoints.media import encoder
 from entrypoints.problems import invalid
 from entrypoints.response_cache import CachedResponse
@@ -43,22 +44,14 @@ def decode_cursor(cursor: str) -> int | None:
     except (binascii.Error, ValueError):
         return None
     digits = raw.removeprefix(_CURSOR_PREFIX)
-    if raw == digits or not digits.isdigit() or len(digits) > 19:
+    if raw == digits:
         return None
-    value = int(digits)
-    return value if value <= MAX_ID else None
-
-
-def _positive_int(text: str, upper: int) -> int | None:
-    if not (text.isascii() and text.isdigit()) or len(text) > 19:
-        return None
-    value = int(text)
-    return value if 1 <= value <= upper else None
+    return parse_number(digits.decode("ascii", "replace"), low=0)
 
 
 def parse_id_filter(text: str) -> int:
     """An id filter's value; ValueError says what is wrong."""
-    value = _positive_int(text, MAX_ID)
+    value = parse_number(text)
     if value is None:
         raise ValueError("must be a positive integer")
     return value
@@ -88,7 +81,7 @@ def parse_page_request(
         if isinstance(raw, list):
             errors.append(FieldError(name, "must be given at most once"))
         elif name == "limit":
-            parsed = _positive_int(raw, MAX_LIMIT)
+            parsed = parse_number(raw, high=MAX_LIMIT)
             if parsed is None:
                 errors.append(
                     FieldError(name, f"must be an integer from 1 to {MAX_LIMIT}")
@@ -113,10 +106,18 @@ def parse_page_request(
     return PageRequest(after_id, limit, values)
 
 
+class _Identified(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+T = TypeVar("T", bound=_Identified)
+
+
 def render_page(
-    page: Page[Any],
+    page: Page[T],
     req: falcon.Request,
-    to_out: Callable[[Any], msgspec.Struct],
+    to_out: Callable[[T], msgspec.Struct],
     page_type: type[msgspec.Struct],
 ) -> CachedResponse:
     """The page's JSON body, and its Link header when another page follows."""

@@ -61,6 +61,11 @@ def invalid(detail: str, field_errors: Sequence[FieldError] = ()) -> Problem:
     return Problem(422, detail, field_errors)
 
 
+def unavailable(detail: str | None = None) -> Problem:
+    """503, with the Retry-After every such answer carries."""
+    return Problem(503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
+
+
 class _ProblemBody(msgspec.Struct, omit_defaults=True):
     type: str
     title: str
@@ -101,11 +106,11 @@ def handle_domain_error(
     req: falcon.Request, resp: falcon.Response, exc: errors.DomainError, params: Any
 ) -> None:
     status = next(STATUS_FOR[k] for k in type(exc).__mro__ if k in STATUS_FOR)
-    headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
     if status == 503:
         log.warning("storage unavailable: %s", exc.__cause__ or exc)
+        raise unavailable(str(exc))
     field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else ()
-    raise Problem(status, str(exc), field_errors, headers)
+    raise Problem(status, str(exc), field_errors)
 
 
 def handle_unexpected(

@@ -134,13 +134,13 @@ def manager_out(m: Manager) -> ManagerOut:
     )
 
 
-def employee_draft(body: EmployeeIn) -> EmployeeDraft:
+def employee_in_to_draft(body: EmployeeIn) -> EmployeeDraft:
     return EmployeeDraft(
         body.name, body.email, body.title, body.department, body.manager_id
     )
 
 
-def manager_draft(body: ManagerIn) -> ManagerDraft:
+def manager_in_to_draft(body: ManagerIn) -> ManagerDraft:
     return ManagerDraft(body.name, body.email, body.department)
 
 

@@ -1,4 +1,4 @@
-"""Counters the service keeps about itself (exported by the metrics endpoint)."""
+"""Counters the service keeps about itself: cache hits and misses, rejections."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections import Counter
 
 
 class Stats:
-    """Thread-safe named counters, e.g. ("cache", "hit") or ("rejected", group)."""
+    """Thread-safe counters by name and label, e.g. ("cache", "hit")."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -7,18 +7,23 @@ from pathlib import Path
 
 import peewee as pw
 import pytest
+import redis
 from falcon import testing
 
 import bootstrap
-from adapters.memory import MemoryUnitOfWorkFactory
+from adapters.memory.cache import MemoryCache
+from adapters.memory.storage import MemoryStorage
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import connect_redis, redis_breaker
 from adapters.sql.database import open_database, sqlite_url
 from adapters.sql.migrate import apply_migrations
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
-from domain.ports import Quota
-from entrypoints.app import HttpSettings
-from entrypoints.rate_limit import RateLimitSettings
+from adapters.sql.storage import SqlStorage
+from domain.ports import Cache, Quota
 from migrations import MIGRATIONS_DIR
-from tests import services
+from settings import HttpSettings, RateLimitSettings, RedisSettings, Settings
+from tests import servers
+from tests.fakes import FakeClock
+from tests.servers import RedisServer, shared_redis
 
 STORES = ["memory", "sqlite", "postgres"]
 
@@ -26,13 +31,13 @@ STORES = ["memory", "sqlite", "postgres"]
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
-    why = services.answers(services.POSTGRES_ADMIN_URL, 5432)
+    why = servers.answers(servers.POSTGRES_ADMIN_URL, 5432)
     if why:
-        services.unavailable("PostgreSQL", why)
-    name = services.new_database_name()
-    admin = open_database(services.POSTGRES_ADMIN_URL)
+        servers.unavailable("PostgreSQL", why)
+    name = servers.new_database_name()
+    admin = open_database(servers.POSTGRES_ADMIN_URL)
     admin.execute_sql(f'CREATE DATABASE "{name}"')
-    url = services.with_database(services.POSTGRES_ADMIN_URL, name)
+    url = servers.with_database(servers.POSTGRES_ADMIN_URL, name)
     db = open_database(url)
     apply_migrations(db, MIGRATIONS_DIR)
     db.close_all()
@@ -48,34 +53,34 @@ def empty_tables(db: pw.Database) -> None:
 
 
 @pytest.fixture
-def postgres_uow(postgres_url: str) -> Iterator[SqlUnitOfWorkFactory]:
+def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
     db = open_database(postgres_url)
     empty_tables(db)
-    yield SqlUnitOfWorkFactory(db)
+    yield SqlStorage(db)
     db.close_all()
 
 
 @pytest.fixture
-def sqlite_uow(tmp_path: Path) -> Iterator[SqlUnitOfWorkFactory]:
+def sqlite_storage(tmp_path: Path) -> Iterator[SqlStorage]:
     db = open_database(sqlite_url(tmp_path / "test.sqlite3"))
     apply_migrations(db, MIGRATIONS_DIR)
-    yield SqlUnitOfWorkFactory(db)
+    yield SqlStorage(db)
     db.close()
 
 
 @pytest.fixture
-def memory_uow() -> MemoryUnitOfWorkFactory:
-    return MemoryUnitOfWorkFactory()
+def memory_storage() -> MemoryStorage:
+    return MemoryStorage()
 
 
 @pytest.fixture(params=STORES)
-def uow(request: pytest.FixtureRequest) -> object:
+def storage(request: pytest.FixtureRequest) -> object:
     """Each storage adapter in turn: the same test runs against all three."""
-    return request.getfixturevalue(f"{request.param}_uow")
+    return request.getfixturevalue(f"{request.param}_storage")
 
 
 # Functional tests send many requests; rate limiting has tests of its own.
-UNLIMITED = bootstrap.Settings(
+UNLIMITED = Settings(
     http=HttpSettings(
         rate_limits=RateLimitSettings(
             {"employees": Quota(1_000_000, 60), "managers": Quota(1_000_000, 60)}
@@ -84,21 +89,60 @@ UNLIMITED = bootstrap.Settings(
 )
 
 
-def make_client(uow: object, **overrides: object) -> testing.TestClient:
+def make_client(storage: object, **overrides: object) -> testing.TestClient:
     """The real app, built through bootstrap, without practical rate limits."""
     settings = overrides.pop("settings", UNLIMITED)
     return testing.TestClient(
-        bootstrap.bootstrap(settings=settings, uow=uow, **overrides)  # type: ignore[arg-type]
+        bootstrap.bootstrap(settings=settings, storage=storage, **overrides)  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture
-def client(memory_uow: MemoryUnitOfWorkFactory) -> testing.TestClient:
+def client(memory_storage: MemoryStorage) -> testing.TestClient:
     """The real app, built through bootstrap, over in-memory storage."""
-    return make_client(memory_uow)
+    return make_client(memory_storage)
 
 
 @pytest.fixture(params=STORES)
 def any_client(request: pytest.FixtureRequest) -> testing.TestClient:
     """The real app over each storage adapter in turn."""
-    return make_client(request.getfixturevalue(f"{request.param}_uow"))
+    return make_client(request.getfixturevalue(f"{request.param}_storage"))
+
+
+# Redis, and the cache adapters over it
+
+
+@pytest.fixture
+def redis_db() -> Iterator[redis.Redis]:
+    """The shared Redis's test logical DB, flushed before and after the test."""
+    client = shared_redis()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, running; the test may stop it."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    """Each cache adapter in turn (Redis on the flushed test database)."""
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    request.getfixturevalue("redis_db")
+    settings = RedisSettings(servers.REDIS_URL)
+    client = connect_redis(settings)
+    yield RedisCache(client, redis_breaker(settings))
+    client.close()

@@ -19,3 +19,16 @@ class ManualClock:
     def advance(self, seconds: int = 1) -> datetime:
         self.current += timedelta(seconds=seconds)
         return self.current
+
+
+class FakeClock:
+    """A monotonic clock (float seconds) that moves only when the test says so."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

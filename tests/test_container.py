@@ -1,5 +1,5 @@
-"""What can be checked of the container without a Docker engine: the entry
-point script, the package the image installs, and the compose file's shape."""
+"""What can be checked of the container without a Docker engine: the command
+the image runs, the package it installs, and the compose file's shape."""
 
 from __future__ import annotations
 
@@ -13,27 +13,25 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
 
 
-def run_entrypoint(tmp_path: Path, *command: str, **env: str) -> str:
-    database = tmp_path / "container.sqlite3"
+def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`employee-api serve` as the image's CMD runs it; gunicorn's --check-config
+    loads its configuration and the app, then exits instead of serving."""
     full_env = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "DATABASE_URL": f"sqlite:///{database}",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'container.sqlite3'}",
         **env,
     }
-    done = subprocess.run(
-        ["sh", str(ENTRYPOINT), *command],
-        cwd=tmp_path,
+    return subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "serve", "--", "--check-config"],
+        cwd=ROOT,
         env=full_env,
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=False,
     )
-    return done.stdout
 
 
 def applied_migrations(database: Path) -> list[str]:
@@ -41,17 +39,17 @@ def applied_migrations(database: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT name FROM migratehistory")]
 
 
-def test_the_entrypoint_migrates_then_runs_the_given_command(tmp_path: Path) -> None:
-    out = run_entrypoint(tmp_path, "python", "-c", "print('command ran')")
-    assert "command ran" in out
+def test_serve_migrates_then_hands_over_to_gunicorn(tmp_path: Path) -> None:
+    done = serve(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "applied 1 migration(s): 001_initial" in done.stdout
     assert applied_migrations(tmp_path / "container.sqlite3") == ["001_initial"]
 
 
-def test_the_entrypoint_skips_migrations_when_told(tmp_path: Path) -> None:
-    out = run_entrypoint(
-        tmp_path, "python", "-c", "print('command ran')", MIGRATE_ON_START="0"
-    )
-    assert "command ran" in out
+def test_serve_skips_migrations_when_told(tmp_path: Path) -> None:
+    done = serve(tmp_path, MIGRATE_ON_START="0")
+    assert done.returncode == 0, done.stderr
+    assert "migration" not in done.stdout
     assert not (tmp_path / "container.sqlite3").exists()
 
 
@@ -83,7 +81,8 @@ def test_the_installed_package_carries_the_migrations_and_server_config(
         "entrypoints/gunicorn_conf.py",
         "entrypoints/cli.py",
         "adapters/sql/migrate.py",
-        "domain/services.py",
+        "domain/services/__init__.py",
+        "settings/__init__.py",
     ):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)
@@ -91,10 +90,12 @@ def test_the_installed_package_carries_the_migrations_and_server_config(
 
 def test_the_image_copies_every_package_and_runs_unprivileged() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for part in ("domain", "adapters", "entrypoints", "migrations", "bootstrap.py"):
+    parts = ("domain", "adapters", "entrypoints", "migrations", "settings")
+    for part in (*parts, "bootstrap.py"):
         assert f"COPY {part} " in dockerfile, part
     assert "\nUSER app" in dockerfile
-    assert 'ENTRYPOINT ["entrypoint.sh"]' in dockerfile
+    assert "ENTRYPOINT" not in dockerfile  # a command given to `run` runs as is
+    assert 'CMD ["employee-api", "serve"]' in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/health/live" in dockerfile
 
 

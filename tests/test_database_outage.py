@@ -11,7 +11,8 @@ import pytest
 from falcon import testing
 
 import bootstrap
-from adapters.sql.database import PoolSettings, open_database
+from adapters.sql.database import open_database
+from settings import PoolSettings, Settings
 from tests.conftest import UNLIMITED
 from tests.tcp_proxy import TcpProxy
 
@@ -32,14 +33,12 @@ def client(proxy: TcpProxy, postgres_url: str) -> testing.TestClient:
     through_proxy = urlsplit(postgres_url)._replace(
         netloc=f"postgres@127.0.0.1:{proxy.port}"
     )
-    settings = bootstrap.Settings(
-        database_url=through_proxy.geturl(), http=UNLIMITED.http
-    )
+    settings = Settings(database_url=through_proxy.geturl(), http=UNLIMITED.http)
     return testing.TestClient(bootstrap.bootstrap(settings=settings))
 
 
 def test_a_database_outage_is_503_and_the_app_recovers_by_itself(
-    client: testing.TestClient, proxy: TcpProxy, postgres_uow: object
+    client: testing.TestClient, proxy: TcpProxy, postgres_storage: object
 ) -> None:
     created = client.simulate_post(
         "/v1/managers", json={"name": "Grace", "email": "grace@example.com"}
@@ -74,9 +73,9 @@ def test_a_database_outage_is_503_and_the_app_recovers_by_itself(
 
 
 def test_a_statement_timeout_is_503_and_keeps_the_pool_healthy(
-    postgres_url: str, postgres_uow: object
+    postgres_url: str, postgres_storage: object
 ) -> None:
-    settings = bootstrap.Settings(
+    settings = Settings(
         database_url=postgres_url,
         pool=PoolSettings(statement_timeout_ms=300),
         http=UNLIMITED.http,
@@ -108,7 +107,7 @@ def test_a_statement_timeout_is_503_and_keeps_the_pool_healthy(
 
 
 def test_a_database_that_refuses_writes_is_503_not_500(
-    postgres_url: str, postgres_uow: object
+    postgres_url: str, postgres_storage: object
 ) -> None:
     name = urlsplit(postgres_url).path.lstrip("/")
     admin = open_database(postgres_url)
@@ -116,9 +115,7 @@ def test_a_database_that_refuses_writes_is_503_not_500(
     try:
         client = testing.TestClient(
             bootstrap.bootstrap(
-                settings=bootstrap.Settings(
-                    database_url=postgres_url, http=UNLIMITED.http
-                )
+                settings=Settings(database_url=postgres_url, http=UNLIMITED.http)
             )
         )
         resp = client.simulate_post(
@@ -135,12 +132,12 @@ def test_a_database_that_refuses_writes_is_503_not_500(
 
 
 def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
-    proxy: TcpProxy, postgres_url: str, postgres_uow: object
+    proxy: TcpProxy, postgres_url: str, postgres_storage: object
 ) -> None:
     through_proxy = urlsplit(postgres_url)._replace(
         netloc=f"postgres@127.0.0.1:{proxy.port}"
     )
-    settings = bootstrap.Settings(
+    settings = Settings(
         database_url=through_proxy.geturl(),
         pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
         http=UNLIMITED.http,

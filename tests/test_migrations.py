@@ -15,7 +15,7 @@ import peewee as pw
 import pytest
 
 from adapters.sql.database import open_database, sqlite_url
-from tests import services
+from tests import servers
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
@@ -72,14 +72,14 @@ def assert_applied_once(
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database of its own, dropped afterwards."""
-    why = services.answers(services.POSTGRES_ADMIN_URL, 5432)
+    why = servers.answers(servers.POSTGRES_ADMIN_URL, 5432)
     if why:
-        services.unavailable("PostgreSQL", why)
-    name = services.new_database_name("emp_migrate")
-    admin = open_database(services.POSTGRES_ADMIN_URL)
+        servers.unavailable("PostgreSQL", why)
+    name = servers.new_database_name("emp_migrate")
+    admin = open_database(servers.POSTGRES_ADMIN_URL)
     admin.execute_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield services.with_database(services.POSTGRES_ADMIN_URL, name)
+        yield servers.with_database(servers.POSTGRES_ADMIN_URL, name)
     finally:
         admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close_all()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from adapters.clock import SystemClock
-from adapters.sql.database import PoolSettings, open_database
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.sql.database import open_database
+from adapters.sql.storage import SqlStorage
 from domain.errors import (
     AlreadyInAnotherTeam,
     ConcurrentUpdate,
@@ -31,6 +31,7 @@ from domain.errors import (
 from domain.model import EmployeeDraft, EmployeeFilter, ManagerDraft
 from domain.ports import Lock
 from domain.services import EmployeeService, ManagerService, TeamService
+from settings import PoolSettings
 
 pytestmark = pytest.mark.postgres
 
@@ -46,10 +47,10 @@ class App:
 
 
 @pytest.fixture
-def app(postgres_uow: SqlUnitOfWorkFactory, postgres_url: str) -> Iterator[App]:
-    # postgres_uow empties the tables; this factory gives every thread a connection.
+def app(postgres_storage: SqlStorage, postgres_url: str) -> Iterator[App]:
+    # postgres_storage empties the tables; this factory gives every thread a connection.
     db = open_database(postgres_url, PoolSettings(max_connections=THREADS + 5))
-    store, clock = SqlUnitOfWorkFactory(db), SystemClock()
+    store, clock = SqlStorage(db), SystemClock()
     yield App(
         EmployeeService(store, clock),
         ManagerService(store, clock),
@@ -206,7 +207,7 @@ def test_a_deadlock_is_a_retryable_conflict_not_an_outage(
     first = app.managers.create(ManagerDraft("One", "one@example.com"))
     second = app.managers.create(ManagerDraft("Two", "two@example.com"))
     db = open_database(postgres_url, PoolSettings(max_connections=4))
-    store = SqlUnitOfWorkFactory(db)
+    store = SqlStorage(db)
     both_locked_one = threading.Barrier(2)
 
     def lock_in_order(ids: tuple[int, int]) -> str:

@@ -62,12 +62,12 @@ class App:
 
 
 @pytest.fixture
-def app(uow: UnitOfWorkFactory) -> App:
+def app(storage: UnitOfWorkFactory) -> App:
     clock = ManualClock()
     return App(
-        EmployeeService(uow, clock),
-        ManagerService(uow, clock),
-        TeamService(uow, clock),
+        EmployeeService(storage, clock),
+        ManagerService(storage, clock),
+        TeamService(storage, clock),
         clock,
     )
 

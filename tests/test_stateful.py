@@ -25,9 +25,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from adapters.memory import MemoryUnitOfWorkFactory
+from adapters.memory.storage import MemoryStorage
 from adapters.sql.database import is_postgres
-from adapters.sql.unit_of_work import SqlUnitOfWorkFactory
+from adapters.sql.storage import SqlStorage
 from domain.errors import (
     AlreadyInAnotherTeam,
     DomainError,
@@ -471,7 +471,7 @@ RUNS = settings(
 )
 
 
-def wipe(store: SqlUnitOfWorkFactory) -> SqlUnitOfWorkFactory:
+def wipe(store: SqlStorage) -> SqlStorage:
     """Empty both tables and restart the ids, so each example starts at id 1."""
     db = store.db
     if is_postgres(db):
@@ -497,17 +497,17 @@ def run_machine(make_store: Callable[[], UnitOfWorkFactory]) -> None:
 
 
 def test_random_write_sequences_match_the_model_in_memory() -> None:
-    run_machine(MemoryUnitOfWorkFactory)
+    run_machine(MemoryStorage)
 
 
 def test_random_write_sequences_match_the_model_on_sqlite(
-    sqlite_uow: SqlUnitOfWorkFactory,
+    sqlite_storage: SqlStorage,
 ) -> None:
-    run_machine(lambda: wipe(sqlite_uow))
+    run_machine(lambda: wipe(sqlite_storage))
 
 
 @pytest.mark.postgres
 def test_random_write_sequences_match_the_model_on_postgres(
-    postgres_uow: SqlUnitOfWorkFactory,
+    postgres_storage: SqlStorage,
 ) -> None:
-    run_machine(lambda: wipe(postgres_uow))
+    run_machine(lambda: wipe(postgres_storage))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import select
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -14,13 +13,7 @@ import psycopg2
 import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
-
-@dataclass(frozen=True, slots=True)
-class PoolSettings:
-    max_connections: int = 10
-    wait_seconds: float = 5.0  # how long a request waits for a free connection
-    connect_timeout: int = 3
-    statement_timeout_ms: int = 5000
+from settings import PoolSettings
 
 
 def open_database(url: str, pool: PoolSettings | None = None) -> pw.Database:

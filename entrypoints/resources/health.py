@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 
 import falcon
 from msgspec import Struct
 
 from domain.ports import HealthCheck
-from entrypoints.problems import Problem
-
-
-class Draining:
-    """Set once a graceful shutdown begins, so readiness turns 503 at once."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def begin(self) -> None:
-        self._event.set()
-
-    def __bool__(self) -> bool:
-        return self._event.is_set()
+from entrypoints.lifecycle import Draining
+from entrypoints.problems import unavailable
 
 
 class Status(Struct):
@@ -52,12 +39,10 @@ class ReadyResource:
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._draining:
-            raise Problem(503, "Shutting down.", headers={"Retry-After": "5"})
+            raise unavailable("Shutting down.")
         down = [name for name, check in self._required.items() if not check.ping()]
         if down:
-            raise Problem(
-                503, f"Not answering: {', '.join(down)}.", headers={"Retry-After": "5"}
-            )
+            raise unavailable(f"Not answering: {', '.join(down)}.")
         checks = {name: "ok" for name in self._required}
         for name, check in self._optional.items():
             checks[name] = "ok" if check.ping() else "degraded"

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Generic, TypeVar
 
 import falcon
 from msgspec import Struct
 
-from domain.model import Page, Precondition
+from domain.model import (
+    Employee,
+    EmployeeDraft,
+    EmployeeFilter,
+    Manager,
+    ManagerDraft,
+    ManagerFilter,
+)
+from domain.services import RecordService
 from entrypoints import schemas
 from entrypoints.body import JSON_ONLY, JSON_OR_MERGE_PATCH, read_object
 from entrypoints.conditional import etag, if_match, none_match
@@ -17,41 +26,33 @@ from entrypoints.media import encoder
 from entrypoints.pages import FilterParser, parse_page_request, render_page
 from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
 
-
-class RecordService(Protocol):
-    def get(self, record_id: int) -> Any: ...
-    def list(self, where: Any, after_id: int, limit: int) -> Page[Any]: ...
-    def create(self, draft: Any) -> Any: ...
-    def replace(
-        self, record_id: int, draft: Any, precondition: Precondition | None
-    ) -> Any: ...
-    def patch(
-        self,
-        record_id: int,
-        changes: Mapping[str, Any],
-        precondition: Precondition | None,
-    ) -> Any: ...
-    def delete(self, record_id: int, precondition: Precondition | None) -> None: ...
+R = TypeVar("R", Employee, Manager)
+D = TypeVar("D", EmployeeDraft, ManagerDraft)
+F = TypeVar("F", EmployeeFilter, ManagerFilter)
+B = TypeVar("B", bound=Struct)  # the body of POST and PUT
+S = TypeVar("S", bound=Struct)
 
 
 @dataclass(frozen=True, slots=True)
-class RecordSchema:
+class RecordSchema(Generic[R, D, F, B]):
     """How one kind of record looks on the wire, and what its cache keys are."""
 
     path: str
     collection: str  # cache dependency of every list page
     item_key: Callable[[int], str]  # cache key and dependency of one record
-    body: type[Struct]
+    body: type[B]
     patch: type[Struct]
-    to_draft: Callable[[Any], Any]
-    to_out: Callable[[Any], Struct]
+    to_draft: Callable[[B], D]
+    to_out: Callable[[R], Struct]
     page: type[Struct]
     filters: Mapping[str, FilterParser]
-    make_filter: Callable[..., Any]
+    make_filter: Callable[..., F]
 
 
-def render_record(out: Struct) -> CachedResponse:
-    return CachedResponse(encoder.encode(out), etag(out.id, out.version))  # type: ignore[attr-defined]
+def render_record(record: R, to_out: Callable[[R], Struct]) -> CachedResponse:
+    return CachedResponse(
+        encoder.encode(to_out(record)), etag(record.id, record.version)
+    )
 
 
 def send(
@@ -73,18 +74,18 @@ def send(
     resp.data = rendered.body
 
 
-class RecordResource:
+class RecordResource(Generic[R, D, F, B]):
     """GET/POST on the collection; GET/PUT/PATCH/DELETE on an item."""
 
     def __init__(
         self,
-        service: RecordService,
-        schema: RecordSchema,
+        service: RecordService[R, D, F],
+        schema: RecordSchema[R, D, F, B],
         cache: ResponseCache,
         max_body: int,
     ) -> None:
-        self._service = service
-        self._schema = schema
+        self._service: RecordService[R, D, F] = service
+        self._schema: RecordSchema[R, D, F, B] = schema
         self._cache = cache
         self._max_body = max_body
 
@@ -107,7 +108,7 @@ class RecordResource:
         with self._cache.invalidating([self._schema.collection]):
             created = self._service.create(self._schema.to_draft(body))
         resp.location = f"{self._schema.path}/{created.id}"
-        send(req, resp, render_record(self._schema.to_out(created)), 201)
+        send(req, resp, render_record(created, self._schema.to_out), 201)
 
     def on_get_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
@@ -116,7 +117,7 @@ class RecordResource:
         key = self._schema.item_key(record_id)
 
         def build() -> CachedResponse:
-            return render_record(self._schema.to_out(self._service.get(record_id)))
+            return render_record(self._service.get(record_id), self._schema.to_out)
 
         send(req, resp, self._cache.get(key, [key], build))
 
@@ -129,7 +130,7 @@ class RecordResource:
         draft = self._schema.to_draft(self._decode(req, JSON_ONLY, self._schema.body))
         with self._invalidating(record_id):
             updated = self._service.replace(record_id, draft, if_match(req, record_id))
-        send(req, resp, render_record(self._schema.to_out(updated)))
+        send(req, resp, render_record(updated, self._schema.to_out))
 
     def on_patch_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
@@ -140,7 +141,7 @@ class RecordResource:
             updated = self._service.patch(
                 record_id, schemas.changes(patch), if_match(req, record_id)
             )
-        send(req, resp, render_record(self._schema.to_out(updated)))
+        send(req, resp, render_record(updated, self._schema.to_out))
 
     def on_delete_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
@@ -151,11 +152,11 @@ class RecordResource:
         resp.status = 204
 
     def _decode(
-        self, req: falcon.Request, media_types: frozenset[str], schema: type[Struct]
-    ) -> Any:
+        self, req: falcon.Request, media_types: frozenset[str], schema: type[S]
+    ) -> S:
         return schemas.convert(read_object(req, self._max_body, media_types), schema)
 
-    def _invalidating(self, record_id: int) -> Any:
+    def _invalidating(self, record_id: int) -> AbstractContextManager[None]:
         keys = [self._schema.item_key(record_id), self._schema.collection]
         return self._cache.invalidating(keys)
 

@@ -55,7 +55,7 @@ class TeamResource:
             joined = self._teams.join(
                 manager_id, employee_id, if_match(req, employee_id)
             )
-        send(req, resp, render_record(employee_out(joined)))
+        send(req, resp, render_record(joined, employee_out))
 
     def on_delete_member(
         self,

@@ -10,14 +10,21 @@ import pytest
 from falcon import testing
 
 from adapters.breaker import CircuitBreaker
-from adapters.memory import MemoryUnitOfWorkFactory
-from adapters.memory_cache import MemoryCache, MemoryRateLimiter
-from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+from adapters.memory.cache import MemoryCache
+from adapters.memory.rate_limiter import MemoryRateLimiter
+from adapters.memory.storage import MemoryStorage
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import connect_redis, redis_breaker
 from domain.ports import Cache, Quota
-from entrypoints.app import Edges, HttpSettings
-from entrypoints.rate_limit import RateLimitSettings
+from entrypoints.app import Edges
 from entrypoints.stats import Stats
-from tests.distributed.support import compose_app, free_port
+from settings import HttpSettings, RateLimitSettings, RedisSettings
+from tests.distributed.support import (
+    compose_app,
+)
+from tests.servers import (
+    free_port,
+)
 
 GENEROUS = RateLimitSettings(
     {"employees": Quota(10_000, 60), "managers": Quota(10_000, 60)}
@@ -32,9 +39,7 @@ def stats() -> Stats:
 @pytest.fixture
 def client(cache: Cache, stats: Stats) -> testing.TestClient:
     edges = Edges(MemoryRateLimiter(), cache, stats)
-    app = compose_app(
-        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=GENEROUS)
-    )
+    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=GENEROUS))
     return testing.TestClient(app)
 
 
@@ -111,9 +116,7 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Stats) -> None:
     breaker: CircuitBreaker = redis_breaker(settings)
     cache = RedisCache(connect_redis(settings), breaker)
     edges = Edges(MemoryRateLimiter(), cache, stats)
-    app = compose_app(
-        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=GENEROUS)
-    )
+    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=GENEROUS))
     client = testing.TestClient(app)
     ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
     for _ in range(3):
@@ -127,9 +130,7 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Stats) -> None:
 def test_rate_limit_rejections_are_counted_by_group(stats: Stats) -> None:
     quotas = RateLimitSettings({"employees": Quota(2, 60), "managers": Quota(1, 60)})
     edges = Edges(MemoryRateLimiter(), MemoryCache(), stats)
-    app = compose_app(
-        MemoryUnitOfWorkFactory(), edges, HttpSettings(rate_limits=quotas)
-    )
+    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=quotas))
     client = testing.TestClient(app)
     statuses = [client.simulate_get("/v1/employees").status_code for _ in range(5)]
     statuses += [client.simulate_get("/v1/managers").status_code for _ in range(2)]

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from tests.distributed.support import FakeClock
+from tests.fakes import FakeClock
 
 COOLDOWN = 2.0
 THRESHOLD = 1  # most tests look at one outage; the threshold has its own test

@@ -7,9 +7,13 @@ from typing import Any
 
 import redis
 
-from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
-from tests import services
-from tests.distributed.support import poll
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import connect_redis, redis_breaker
+from settings import RedisSettings
+from tests import servers
+from tests.servers import (
+    poll,
+)
 
 
 class InterruptingClient:
@@ -34,7 +38,7 @@ class InterruptingClient:
 def test_an_invalidation_that_fails_during_a_renewal_gets_a_renewal_of_its_own(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     client = InterruptingClient(connect_redis(settings))
     cache = RedisCache(client, redis_breaker(settings))  # type: ignore[arg-type]
     # A second write fails to invalidate while the renewal for the first is

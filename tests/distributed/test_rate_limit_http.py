@@ -14,14 +14,15 @@ import pytest
 from falcon import testing
 
 import bootstrap
-from adapters.memory_cache import MemoryRateLimiter
-from tests import services
-from tests.distributed.support import FakeClock
+from adapters.memory.rate_limiter import MemoryRateLimiter
+from settings import MEMORY_URL, Settings
+from tests import servers
+from tests.fakes import FakeClock
 
 EMPLOYEES_LIMIT = 3
 MANAGERS_LIMIT = 5
 ENV = {
-    "DATABASE_URL": bootstrap.MEMORY_URL,
+    "DATABASE_URL": MEMORY_URL,
     "RATE_LIMIT_EMPLOYEES": f"{EMPLOYEES_LIMIT}/minute",
     "RATE_LIMIT_MANAGERS": f"{MANAGERS_LIMIT}/minute",
 }
@@ -40,10 +41,10 @@ def make_client(request: pytest.FixtureRequest, fake_clock: FakeClock) -> MakeCl
     env = dict(ENV)
     if request.param == "redis limiter":
         request.getfixturevalue("redis_db")
-        env["REDIS_URL"] = services.REDIS_URL
+        env["REDIS_URL"] = servers.REDIS_URL
 
     def make(**more: str) -> testing.TestClient:
-        settings = bootstrap.Settings.from_env({**env, **more})
+        settings = Settings.from_env({**env, **more})
         limiter = None
         if request.param == "memory limiter":
             limiter = MemoryRateLimiter(clock=fake_clock)

@@ -17,29 +17,32 @@ from falcon import testing
 
 import bootstrap
 from adapters.breaker import CircuitBreaker
-from adapters.memory import MemoryUnitOfWorkFactory
-from adapters.redis_store import (
-    REDIS_FAILURES,
-    RedisCache,
-    RedisHealth,
-    RedisRateLimiter,
-    RedisSettings,
-    connect_redis,
-    redis_breaker,
-)
+from adapters.memory.storage import MemoryStorage
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
+from adapters.redis.health import RedisHealth
+from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.ports import CacheUnavailable, Quota
-from entrypoints.app import Edges, HttpSettings
-from entrypoints.rate_limit import RateLimitSettings
+from entrypoints.app import Edges
 from entrypoints.stats import Stats
+from settings import (
+    MEMORY_URL,
+    HttpSettings,
+    RateLimitSettings,
+    RedisSettings,
+    Settings,
+)
 from tests.distributed.support import (
-    FakeClock,
     Http,
     Instance,
-    RedisServer,
     Reply,
     compose_app,
-    free_port,
     ok,
+)
+from tests.fakes import FakeClock
+from tests.servers import (
+    RedisServer,
+    free_port,
     poll,
 )
 
@@ -51,7 +54,7 @@ QUOTAS = {"RATE_LIMIT_EMPLOYEES": "1000/minute", "RATE_LIMIT_MANAGERS": "1000/mi
 
 def instance(tmp_path: Path, redis_url: str, **env: str) -> Instance:
     settings = {
-        "DATABASE_URL": bootstrap.MEMORY_URL,
+        "DATABASE_URL": MEMORY_URL,
         "REDIS_URL": redis_url,
         "REDIS_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
         **QUOTAS,
@@ -242,7 +245,7 @@ class Composed:
         )
         http = HttpSettings(rate_limits=RateLimitSettings(quotas, fail_closed))
         app = compose_app(
-            MemoryUnitOfWorkFactory(),
+            MemoryStorage(),
             edges,
             http,
             redis_health=RedisHealth(self.client, self.breaker),
@@ -327,7 +330,7 @@ def test_after_redis_returns_with_its_data_other_instances_soon_see_a_missed_wri
         "REDIS_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
         **QUOTAS,
     }
-    settings = bootstrap.Settings.from_env(env)
+    settings = Settings.from_env(env)
     bootstrap.migrate(settings)
     a = testing.TestClient(bootstrap.bootstrap(settings=settings))
     b = testing.TestClient(bootstrap.bootstrap(settings=settings))

@@ -9,21 +9,18 @@ from __future__ import annotations
 import pytest
 import redis
 
-import bootstrap
 from adapters.breaker import CircuitBreaker
-from adapters.memory_cache import MemoryCache
-from adapters.redis_store import (
-    REDIS_FAILURES,
-    RedisCache,
-    RedisSettings,
-    connect_redis,
-    redis_breaker,
-)
+from adapters.memory.cache import MemoryCache
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
 from domain.ports import Cache
 from entrypoints.response_cache import CachedResponse, ResponseCache
 from entrypoints.stats import Stats
-from tests import services
-from tests.distributed.support import free_port
+from settings import RedisSettings, Settings
+from tests import servers
+from tests.servers import (
+    free_port,
+)
 
 DEPS = ["employee:1", "employees"]
 
@@ -111,7 +108,7 @@ def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> 
 def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     clients = [connect_redis(settings), connect_redis(settings)]
     a, b = (
         ResponseCache(RedisCache(c, redis_breaker(settings)), Stats()) for c in clients
@@ -138,7 +135,7 @@ def test_an_entry_this_build_cannot_read_is_a_miss_not_an_error() -> None:
 def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
     redis_db: object,
 ) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     # Trips on the first outage-like failure, so any miscount shows.
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, threshold=1)
     cache = RedisCache(connect_redis(settings), breaker, ttl_seconds=0)  # EX 0: refused
@@ -150,4 +147,4 @@ def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
 
 def test_a_cache_ttl_below_one_second_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="CACHE_TTL_SECONDS"):
-        bootstrap.Settings.from_env({"CACHE_TTL_SECONDS": "0"})
+        Settings.from_env({"CACHE_TTL_SECONDS": "0"})

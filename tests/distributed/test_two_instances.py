@@ -19,13 +19,15 @@ import pytest
 import redis
 
 from entrypoints.response_cache import employee_key, query_key
-from tests import services
+from tests import servers
 from tests.distributed.support import (
     Http,
     Instance,
     Reply,
-    empty_database,
     ok,
+)
+from tests.servers import (
+    empty_database,
     shared_redis,
 )
 
@@ -40,7 +42,7 @@ def start_pair(
 ) -> Iterator[tuple[Instance, Instance]]:
     shared_redis().close()  # skips (or fails) here when Redis does not answer
     empty_database(postgres_url)
-    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": services.REDIS_URL, **env}
+    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": servers.REDIS_URL, **env}
     pair = (
         Instance(settings, directory / "a.log"),
         Instance(settings, directory / "b.log"),

@@ -9,7 +9,8 @@ import pytest
 from falcon import testing
 
 import bootstrap
-from adapters.memory import MemoryUnitOfWorkFactory
+from adapters.memory.storage import MemoryStorage
+from settings import MEMORY_URL
 from tests.conftest import UNLIMITED, make_client
 from tests.fakes import ManualClock
 
@@ -25,10 +26,10 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def clocked_client(
-    memory_uow: MemoryUnitOfWorkFactory, clock: ManualClock
+    memory_storage: MemoryStorage, clock: ManualClock
 ) -> testing.TestClient:
     """The real app over in-memory storage, with a clock the test controls."""
-    return make_client(memory_uow, clock=clock)
+    return make_client(memory_storage, clock=clock)
 
 
 def _app_with(**changes: object) -> testing.TestClient:
@@ -41,7 +42,7 @@ def _app_with(**changes: object) -> testing.TestClient:
 def small_body_client() -> testing.TestClient:
     """The real app configured with a body limit far below the default."""
     http = dataclasses.replace(UNLIMITED.http, max_body_bytes=SMALL_BODY_LIMIT)
-    return _app_with(database_url=bootstrap.MEMORY_URL, http=http)
+    return _app_with(database_url=MEMORY_URL, http=http)
 
 
 @pytest.fixture

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from adapters.memory_cache import MemoryRateLimiter
-from adapters.redis_store import (
-    RedisRateLimiter,
-    RedisSettings,
-    connect_redis,
-    redis_breaker,
-)
+from adapters.memory.rate_limiter import MemoryRateLimiter
+from adapters.redis.client import connect_redis, redis_breaker
+from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.ports import Quota, RateDecision, RateLimiter
-from tests import services
-from tests.distributed.support import FakeClock, wait_for
+from settings import RedisSettings
+from tests import servers
+from tests.fakes import FakeClock
+from tests.servers import (
+    wait_for,
+)
 
 MINUTE = Quota(5, 60)
 
@@ -58,7 +58,7 @@ def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[S
         )
         return
     request.getfixturevalue("redis_db")
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     client = connect_redis(settings)
     began = time.monotonic()
     yield Subject(
@@ -187,7 +187,7 @@ def test_the_memory_limiter_numbers_follow_the_sliding_log_exactly(
 
 
 def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     clients = [connect_redis(settings), connect_redis(settings)]
     limiters = [RedisRateLimiter(c, redis_breaker(settings)) for c in clients]
     decisions = [limiters[i % 2].hit("employees:ip:a", MINUTE) for i in range(10)]
@@ -198,7 +198,7 @@ def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> No
 
 
 def test_the_redis_log_expires_with_its_window(redis_db: redis.Redis) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     client = connect_redis(settings)
     RedisRateLimiter(client, redis_breaker(settings)).hit("c", Quota(3, 30))
     (key,) = redis_db.keys("ema:rl:*")

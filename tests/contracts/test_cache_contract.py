@@ -14,11 +14,16 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from adapters.memory_cache import MemoryCache
-from adapters.redis_store import RedisCache, RedisSettings, connect_redis, redis_breaker
+from adapters.memory.cache import MemoryCache
+from adapters.redis.cache import RedisCache
+from adapters.redis.client import connect_redis, redis_breaker
 from domain.ports import Cache
-from tests import services
-from tests.distributed.support import FakeClock, poll
+from settings import RedisSettings
+from tests import servers
+from tests.fakes import FakeClock
+from tests.servers import (
+    poll,
+)
 
 TTL = 5
 
@@ -44,7 +49,7 @@ def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[S
     clients: list[redis.Redis] = []
 
     def make_redis(ttl: int) -> Cache:
-        settings = RedisSettings(services.REDIS_URL)
+        settings = RedisSettings(servers.REDIS_URL)
         clients.append(connect_redis(settings))
         return RedisCache(clients[-1], redis_breaker(settings), ttl_seconds=ttl)
 
@@ -198,7 +203,7 @@ def test_concurrent_first_readers_of_a_dependency_all_get_one_stamp(
 @pytest.fixture
 def two_redis_caches(redis_db: redis.Redis) -> Iterator[tuple[Cache, Cache]]:
     """Two adapters with their own clients and breakers: two app instances."""
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     clients = [connect_redis(settings), connect_redis(settings)]
     yield (
         RedisCache(clients[0], redis_breaker(settings), ttl_seconds=TTL),
@@ -238,7 +243,7 @@ def test_a_stale_fill_through_one_instance_is_not_served_by_the_other(
 def test_redis_entries_are_stored_with_the_configured_ttl(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(services.REDIS_URL)
+    settings = RedisSettings(servers.REDIS_URL)
     client = connect_redis(settings)
     cache = RedisCache(client, redis_breaker(settings), ttl_seconds=60)
     filled(cache, "employee:1", ["employee:1"], b"ada")

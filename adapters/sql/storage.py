@@ -1,4 +1,4 @@
-"""A unit of work is one database transaction on a pooled connection."""
+"""SQL storage: a unit of work is one database transaction on a pooled connection."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
 from adapters.sql.database import is_postgres
+from adapters.sql.migrate import apply_migrations
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
 from domain.errors import ConcurrentUpdate, StorageUnavailable
+from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,7 @@ def _pgcode(exc: BaseException | None) -> str | None:
 
 
 class SqlUnitOfWork:
-    def __init__(self, factory: SqlUnitOfWorkFactory, write: bool) -> None:
+    def __init__(self, factory: SqlStorage, write: bool) -> None:
         self._db = factory.db
         self._write = write
         self._pooled = isinstance(self._db, PooledDatabase)
@@ -102,8 +104,8 @@ class SqlUnitOfWork:
             log.debug("closing a broken connection failed", exc_info=True)
 
 
-class SqlUnitOfWorkFactory:
-    """Builds units of work over one peewee database (SQLite or PostgreSQL)."""
+class SqlStorage:
+    """Units of work over one peewee database (SQLite or PostgreSQL)."""
 
     def __init__(self, db: pw.Database) -> None:
         self.db = db
@@ -124,3 +126,12 @@ class SqlUnitOfWorkFactory:
         except StorageUnavailable:
             return False
         return not in_recovery
+
+    def migrate(self) -> list[str]:
+        return apply_migrations(self.db, MIGRATIONS_DIR)
+
+    def close(self) -> None:
+        if isinstance(self.db, PooledDatabase):
+            self.db.close_all()
+        else:
+            self.db.close()

@@ -193,7 +193,9 @@ class MemoryUnitOfWork:
         self._undo.clear()
 
 
-class MemoryUnitOfWorkFactory:
+class MemoryStorage:
+    """Storage in this process: always answers, has no schema to migrate."""
+
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store or MemoryStore()
 
@@ -202,3 +204,9 @@ class MemoryUnitOfWorkFactory:
 
     def ping(self) -> bool:
         return True
+
+    def migrate(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        """Nothing to release; the records live as long as this object."""

@@ -1,71 +1,28 @@
-"""Redis adapters: the shared response cache and the distributed rate limiter.
+"""The shared response cache on Redis (see domain.ports.Cache).
 
-Every call has short timeouts and goes through a circuit breaker, so once the
-breaker is open a Redis outage costs reads and rate-limit checks nothing. A
-write still tries its invalidation once (at most one timeout), because
-skipping it could leave other instances serving the old state.
+A write still tries its invalidation once even while the breaker is open (at
+most one timeout), because skipping it could leave other instances serving
+the old state.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from adapters.memory_cache import decide
-from domain.ports import (
-    CacheUnavailable,
-    Quota,
-    RateDecision,
-    RateLimiterUnavailable,
-    Stamp,
-)
+from adapters.redis.client import new_token
+from domain.ports import CacheUnavailable, Stamp
 
 log = logging.getLogger(__name__)
-# What means "Redis is not answering" (and trips the breaker). A command
-# error (ResponseError) is a bug or a misconfiguration, not an outage: it
-# bypasses the cache for that call without switching Redis off for everyone.
-REDIS_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError)
 _entry_codec = msgspec.msgpack.Encoder()
 _entry_decoder = msgspec.msgpack.Decoder(tuple[list[str], bytes])
-
-
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
-    url: str
-    timeout_seconds: float = 0.25
-    breaker_cooldown_seconds: float = 2.0
-    max_connections: int = 50
-
-
-def connect_redis(settings: RedisSettings) -> redis.Redis:
-    """A client with its own pool; no retries, so a timeout costs one timeout."""
-    return redis.Redis.from_url(
-        settings.url,
-        socket_connect_timeout=settings.timeout_seconds,
-        socket_timeout=settings.timeout_seconds,
-        retry=Retry(NoBackoff(), 0),
-        max_connections=settings.max_connections,
-        health_check_interval=30,
-    )
-
-
-def redis_breaker(settings: RedisSettings) -> CircuitBreaker:
-    return CircuitBreaker("Redis", REDIS_FAILURES, settings.breaker_cooldown_seconds)
-
-
-def _token() -> str:
-    return os.urandom(8).hex()
 
 
 class RedisCache:
@@ -132,7 +89,7 @@ class RedisCache:
         def renew() -> None:
             pipe = self._client.pipeline(transaction=False)
             for dependency in dependencies:
-                pipe.set(self._dep(dependency), _token(), ex=self._token_ttl)
+                pipe.set(self._dep(dependency), new_token(), ex=self._token_ttl)
             pipe.execute()
 
         try:
@@ -147,7 +104,7 @@ class RedisCache:
         """Give missing tokens a value; SET NX GET keeps one a racer set first."""
         pipe = self._client.pipeline(transaction=False)
         missing = [i for i, t in enumerate(tokens) if t is None]
-        fresh = {i: _token().encode() for i in missing}
+        fresh = {i: new_token().encode() for i in missing}
         for i in missing:
             ttl = None if names[i] == self._epoch else self._token_ttl
             pipe.set(names[i], fresh[i], nx=True, get=True, ex=ttl)
@@ -177,7 +134,7 @@ class RedisCache:
                 covers = self._missed  # a SET from now on comes after their commits
             try:
                 self._breaker.call(
-                    lambda: self._client.set(self._epoch, _token()), force=True
+                    lambda: self._client.set(self._epoch, new_token()), force=True
                 )
             except Exception:  # BreakerOpen, or anything else: keep trying
                 time.sleep(self._epoch_retry)  # retry timer, not synchronisation
@@ -200,75 +157,3 @@ class RedisCache:
             return self._breaker.call(operation)
         except (BreakerOpen, redis.RedisError) as exc:
             raise CacheUnavailable() from exc
-
-
-# Sliding log in one atomic step. Redis's own clock is the one clock every
-# instance shares; rejected requests are not recorded.
-_SLIDING_LOG = """
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
-local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
-  redis.call('PEXPIRE', key, math.ceil(window / 1000))
-  count = count + 1
-  allowed = 1
-end
-local oldest = now
-local newest = now
-if count > 0 then
-  oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
-  newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
-end
-return {allowed, count, oldest, newest, now}
-"""
-
-_MICRO = 1_000_000
-
-
-class RedisRateLimiter:
-    """At most quota.limit requests in any window, across every instance."""
-
-    def __init__(
-        self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
-    ) -> None:
-        self._script = client.register_script(_SLIDING_LOG)
-        self._breaker = breaker
-        self._prefix = prefix
-
-    def hit(self, key: str, quota: Quota) -> RateDecision:
-        args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, _token()]
-        try:
-            result = self._breaker.call(
-                lambda: self._script(keys=[self._prefix + key], args=args)
-            )
-        except (BreakerOpen, redis.RedisError) as exc:
-            raise RateLimiterUnavailable() from exc
-        allowed, count, oldest, newest, now = (int(v) for v in result)
-        return decide(
-            bool(allowed),
-            quota,
-            count=count,
-            oldest=oldest / _MICRO,
-            newest=newest / _MICRO,
-            now=now / _MICRO,
-        )
-
-
-class RedisHealth:
-    """Readiness probe; reports down at once while the breaker is open."""
-
-    def __init__(self, client: redis.Redis, breaker: CircuitBreaker) -> None:
-        self._client = client
-        self._breaker = breaker
-
-    def ping(self) -> bool:
-        try:
-            return bool(self._breaker.call(self._client.ping))
-        except (BreakerOpen, redis.RedisError):
-            return False

@@ -1,4 +1,4 @@
-"""One contract per repository port, run against every adapter (the `uow` fixture).
+"""One contract per repository port, run against every adapter (the `storage` fixture).
 
 The services hand repositories normalised records (trimmed names, lower-cased
 emails), so the records built here are normalised too.
@@ -65,8 +65,8 @@ class RepositoryContract:
     everything: Any  # the filter that matches every record
 
     @pytest.fixture
-    def store(self, uow: UnitOfWorkFactory) -> UnitOfWorkFactory:
-        return uow
+    def store(self, storage: UnitOfWorkFactory) -> UnitOfWorkFactory:
+        return storage
 
     def repo(self, unit: UnitOfWork) -> Any:
         return getattr(unit, self.records)
@@ -465,63 +465,63 @@ class TestManagerRepository(RepositoryContract):
 class TestUnitOfWork:
     """Every adapter's unit of work rolls back unless commit() is called."""
 
-    def count(self, uow: UnitOfWorkFactory) -> tuple[int, int]:
-        with uow(write=False) as unit:
+    def count(self, storage: UnitOfWorkFactory) -> tuple[int, int]:
+        with storage(write=False) as unit:
             return (
                 len(unit.managers.list(ManagerFilter(), 0, 100)),
                 len(unit.employees.list(EmployeeFilter(), 0, 100)),
             )
 
     def test_changes_without_commit_are_rolled_back(
-        self, uow: UnitOfWorkFactory
+        self, storage: UnitOfWorkFactory
     ) -> None:
-        with uow() as unit:
+        with storage() as unit:
             boss = unit.managers.add(manager())
             unit.employees.add(employee(manager_id=boss.id))
             assert unit.managers.get(boss.id) == boss  # visible inside
-        assert self.count(uow) == (0, 0)
+        assert self.count(storage) == (0, 0)
 
     def test_changes_are_rolled_back_when_the_block_raises(
-        self, uow: UnitOfWorkFactory
+        self, storage: UnitOfWorkFactory
     ) -> None:
-        with pytest.raises(RuntimeError), uow() as unit:
+        with pytest.raises(RuntimeError), storage() as unit:
             unit.managers.add(manager())
             raise RuntimeError("boom")
-        assert self.count(uow) == (0, 0)
+        assert self.count(storage) == (0, 0)
 
-    def test_committed_changes_are_kept(self, uow: UnitOfWorkFactory) -> None:
-        with uow() as unit:
+    def test_committed_changes_are_kept(self, storage: UnitOfWorkFactory) -> None:
+        with storage() as unit:
             boss = unit.managers.add(manager())
             unit.employees.add(employee(manager_id=boss.id))
             unit.commit()
-        assert self.count(uow) == (1, 1)
+        assert self.count(storage) == (1, 1)
 
     def test_updates_and_deletes_without_commit_are_undone(
-        self, uow: UnitOfWorkFactory
+        self, storage: UnitOfWorkFactory
     ) -> None:
-        with uow() as unit:
+        with storage() as unit:
             keep = unit.managers.add(manager("Keep", "keep@x.io"))
             gone = unit.managers.add(manager("Gone", "gone@x.io"))
             unit.commit()
-        with uow() as unit:
+        with storage() as unit:
             changed = dataclasses.replace(keep, email="new@x.io", version=2)
             unit.managers.update(changed, expected_version=1)
             unit.managers.delete(gone.id)
-        with uow(write=False) as unit:
+        with storage(write=False) as unit:
             assert unit.managers.get(keep.id) == keep
             assert unit.managers.get(gone.id) == gone
             assert unit.managers.email_owner("keep@x.io") == keep.id
             assert unit.managers.email_owner("new@x.io") is None
 
     def test_a_failed_write_rolls_back_the_whole_unit(
-        self, uow: UnitOfWorkFactory
+        self, storage: UnitOfWorkFactory
     ) -> None:
-        with uow() as unit:
+        with storage() as unit:
             unit.managers.add(manager(email="taken@x.io"))
             unit.commit()
-        with pytest.raises(DuplicateEmail), uow() as unit:
+        with pytest.raises(DuplicateEmail), storage() as unit:
             unit.managers.add(manager("First", "fresh@x.io"))
             unit.managers.add(manager("Second", "taken@x.io"))
-        with uow(write=False) as unit:
+        with storage(write=False) as unit:
             assert unit.managers.email_owner("fresh@x.io") is None
-        assert self.count(uow) == (1, 0)
+        assert self.count(storage) == (1, 0)

@@ -1,4 +1,4 @@
-"""Use cases. Each runs in one unit of work and enforces the contract's rules."""
+"""Employees and managers: create, read, replace, patch, delete and list."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from typing import Any, Generic, TypeVar
 
 from domain import model
 from domain.errors import (
-    AlreadyInAnotherTeam,
     DuplicateEmail,
     EmployeeNotFound,
     FieldError,
     ManagerHasEmployees,
     ManagerNotFound,
     NotFound,
-    NotInTeam,
     ValidationFailed,
 )
 from domain.model import (
@@ -44,7 +42,7 @@ D = TypeVar("D", EmployeeDraft, ManagerDraft)
 F = TypeVar("F", EmployeeFilter, ManagerFilter)
 
 
-class _RecordService(Generic[R, D, F]):
+class RecordService(Generic[R, D, F]):
     """Create, read, replace, patch, delete and list one kind of record."""
 
     kind: str
@@ -156,7 +154,7 @@ class _RecordService(Generic[R, D, F]):
             raise DuplicateEmail(self.kind, email)
 
 
-class EmployeeService(_RecordService[Employee, EmployeeDraft, EmployeeFilter]):
+class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
     kind = "Employee"
     not_found = EmployeeNotFound
 
@@ -185,7 +183,7 @@ class EmployeeService(_RecordService[Employee, EmployeeDraft, EmployeeFilter]):
             )
 
 
-class ManagerService(_RecordService[Manager, ManagerDraft, ManagerFilter]):
+class ManagerService(RecordService[Manager, ManagerDraft, ManagerFilter]):
     kind = "Manager"
     not_found = ManagerNotFound
 
@@ -204,66 +202,3 @@ class ManagerService(_RecordService[Manager, ManagerDraft, ManagerFilter]):
     def _check_deletable(self, uow: UnitOfWork, record: Manager) -> None:
         if uow.employees.has_manager(record.id):
             raise ManagerHasEmployees(record.id)
-
-
-class TeamService:
-    """Joining and leaving a manager's team, and listing it."""
-
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    def members(self, manager_id: int, after_id: int, limit: int) -> Page[Employee]:
-        """One page of the manager's team; ManagerNotFound if it is absent."""
-        with self._uow(write=False) as uow:
-            if uow.managers.get(manager_id) is None:
-                raise ManagerNotFound(manager_id)
-            where = EmployeeFilter(manager_id=manager_id)
-            rows = uow.employees.list(where, after_id, limit + 1)
-        return Page(list(rows[:limit]), has_more=len(rows) > limit)
-
-    def join(
-        self, manager_id: int, employee_id: int, precondition: Precondition | None
-    ) -> Employee:
-        """Make the employee report to the manager; idempotent."""
-        with self._uow() as uow:
-            employee = self._require_pair(uow, manager_id, employee_id)
-            check_precondition(precondition, employee.version)
-            if employee.manager_id == manager_id:
-                return employee
-            if employee.manager_id is not None:
-                raise AlreadyInAnotherTeam(employee_id, employee.manager_id)
-            updated = self._with_manager(employee, manager_id)
-            uow.employees.update(updated, expected_version=employee.version)
-            uow.commit()
-        return updated
-
-    def leave(
-        self, manager_id: int, employee_id: int, precondition: Precondition | None
-    ) -> Employee:
-        """Detach the employee from the manager's team."""
-        with self._uow() as uow:
-            employee = self._require_pair(uow, manager_id, employee_id)
-            if employee.manager_id != manager_id:
-                raise NotInTeam(manager_id, employee_id)
-            check_precondition(precondition, employee.version)
-            updated = self._with_manager(employee, None)
-            uow.employees.update(updated, expected_version=employee.version)
-            uow.commit()
-        return updated
-
-    def _require_pair(
-        self, uow: UnitOfWork, manager_id: int, employee_id: int
-    ) -> Employee:
-        employee = uow.employees.get(employee_id, lock=Lock.UPDATE)
-        if employee is None:
-            raise EmployeeNotFound(employee_id)
-        if uow.managers.get(manager_id, lock=Lock.SHARE) is None:
-            raise ManagerNotFound(manager_id)
-        return employee
-
-    def _with_manager(self, employee: Employee, manager_id: int | None) -> Employee:
-        draft = dataclasses.replace(
-            model.employee_draft(employee), manager_id=manager_id
-        )
-        return model.revise(employee, draft, self._clock.now())

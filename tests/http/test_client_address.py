@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from falcon import testing
 
-from entrypoints.client_ip import ClientAddress, canonical, parse_networks
+from entrypoints.client_ip import ClientAddress, canonical
+from settings import parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 192.168.1.1, 2001:db8::/32")
 

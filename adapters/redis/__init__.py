@@ -1,0 +1,1 @@
+"""Redis adapters: the shared response cache, the rate limiter, their health."""

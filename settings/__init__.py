@@ -1,0 +1,199 @@
+"""Configuration: the one reader of the environment, and the settings it yields.
+
+Every variable is named here literally, once, and checked when read: a bad
+value stops the process before it binds a port, with a one-line message
+naming the variable, the value and what is allowed. The README's
+configuration table lists the same names (a test holds them together).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+from domain.ports import Quota
+from settings.values import (
+    LOG_LEVELS,
+    MEMORY_URL,
+    Environment,
+    Network,
+    SettingsError,
+    bind_address,
+    database_url,
+    parse_networks,
+    parse_quota,
+    redis_url,
+)
+
+__all__ = [
+    "MEMORY_URL",
+    "HttpSettings",
+    "Network",
+    "PoolSettings",
+    "RateLimitSettings",
+    "RedisSettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "parse_networks",
+    "parse_quota",
+    "variable_names",
+]
+
+DEFAULT_DATABASE_URL = "sqlite:///employees.sqlite3"
+DEFAULT_QUOTAS = {"employees": Quota(10, 60), "managers": Quota(20, 60)}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    max_connections: int = 10
+    wait_seconds: float = 5.0  # how long a request waits for a free connection
+    connect_timeout: int = 3
+    statement_timeout_ms: int = 5000  # 0: none
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    url: str
+    timeout_seconds: float = 0.25
+    breaker_cooldown_seconds: float = 2.0
+    max_connections: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    quotas: Mapping[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
+    fail_closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    max_body_bytes: int = 64 * 1024
+    trusted_proxies: Sequence[Network] = ()
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """gunicorn's and the command line's part."""
+
+    bind: str = "127.0.0.1:8000"
+    workers: int = 1
+    threads: int = 8
+    worker_timeout: int = 30
+    graceful_timeout: int = 20
+    keepalive: int = 5
+    access_log: str | None = "-"  # "-": standard output; None: no access log
+    log_level: str = "info"
+    control_socket: bool = False
+    migrate_on_start: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    pool: PoolSettings = field(default_factory=PoolSettings)
+    redis: RedisSettings | None = None
+    cache_ttl_seconds: int = 60
+    http: HttpSettings = field(default_factory=HttpSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from env (the process environment by default); SettingsError
+        names the first variable whose value is unusable."""
+        return _read(Environment(os.environ if env is None else env))
+
+    def without_statement_timeout(self) -> Settings:
+        """For migrations, which may run (or wait for another migrator) long."""
+        pool = dataclasses.replace(self.pool, statement_timeout_ms=0)
+        return dataclasses.replace(self, pool=pool)
+
+
+def variable_names() -> list[str]:
+    """Every variable the service reads, in the order it reads them."""
+    env = Environment({})
+    _read(env)
+    return env.names
+
+
+def _read(env: Environment) -> Settings:
+    redis = _redis(env)
+    return Settings(
+        database_url=_first(
+            env.parsed("DATABASE_URL", None, database_url),
+            env.parsed("POSTGRES_URL", None, database_url),
+        )
+        or DEFAULT_DATABASE_URL,
+        pool=PoolSettings(
+            max_connections=env.integer("DB_POOL_SIZE", 10, 1, 1000),
+            statement_timeout_ms=env.integer(
+                "DB_STATEMENT_TIMEOUT_MS", 5000, 0, 3_600_000
+            ),
+        ),
+        redis=redis,
+        cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", 60, 1, 86_400),
+        http=HttpSettings(
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, 1, 64 * 2**20),
+            trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
+            rate_limits=RateLimitSettings(
+                quotas={
+                    "employees": env.parsed(
+                        "RATE_LIMIT_EMPLOYEES", DEFAULT_QUOTAS["employees"], parse_quota
+                    ),
+                    "managers": env.parsed(
+                        "RATE_LIMIT_MANAGERS", DEFAULT_QUOTAS["managers"], parse_quota
+                    ),
+                },
+                fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
+            ),
+        ),
+        server=_server(env, shared_state=redis is not None),
+    )
+
+
+def _redis(env: Environment) -> RedisSettings | None:
+    """REDIS_URL (redis://, rediss:// or unix://), else REDIS_HOST/PORT/PASSWORD."""
+    url = env.parsed("REDIS_URL", None, redis_url)
+    host = env.text("REDIS_HOST", "")
+    port = env.integer("REDIS_PORT", 6379, 1, 65_535)
+    password = env.text("REDIS_PASSWORD", "")
+    timeout_ms = env.integer("REDIS_TIMEOUT_MS", 250, 1, 60_000)
+    cooldown = env.number("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0, 0.01, 3600.0)
+    if url is None and host:
+        auth = f":{quote(password, safe='')}@" if password else ""
+        url = f"redis://{auth}{host}:{port}/0"
+    if url is None:
+        return None
+    return RedisSettings(url, timeout_ms / 1000, cooldown)
+
+
+def _server(env: Environment, *, shared_state: bool) -> ServerSettings:
+    workers = env.integer("WEB_CONCURRENCY", 2 if shared_state else 1, 1, 256)
+    if workers > 1 and not shared_state:
+        # Without Redis the cache and the limiter live in each process: reads
+        # could go stale and limits would multiply.
+        raise SettingsError(
+            f"WEB_CONCURRENCY={workers} needs REDIS_URL (or REDIS_HOST): without "
+            "Redis run one worker, and use THREADS to scale"
+        )
+    access_log = env.text("ACCESS_LOG", "-")
+    return ServerSettings(
+        bind=env.parsed("BIND", "127.0.0.1:8000", bind_address),
+        workers=workers,
+        threads=env.integer("THREADS", 8, 1, 1024),
+        worker_timeout=env.integer("WORKER_TIMEOUT", 30, 1, 3600),
+        graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 20, 0, 3600),
+        keepalive=env.integer("KEEPALIVE", 5, 0, 3600),
+        access_log=access_log or None,
+        log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
+        control_socket=env.flag("GUNICORN_CONTROL_SOCKET", False),
+        migrate_on_start=env.flag("MIGRATE_ON_START", True),
+    )
+
+
+def _first(*values: str | None) -> str | None:
+    return next((v for v in values if v), None)

@@ -1,0 +1,141 @@
+"""Checked parsing of configuration values; settings/__init__ names the variables."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from domain.ports import Quota
+
+T = TypeVar("T")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+MEMORY_URL = "memory://"
+
+
+class SettingsError(ValueError):
+    """A variable has a value the service cannot run with."""
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+_FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+
+
+class Environment:
+    """Typed, checked reads that remember which names were asked for."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+        self.names: list[str] = []
+
+    def text(self, name: str, default: str) -> str:
+        self.names.append(name)
+        return self._env.get(name, default)
+
+    def parsed(self, name: str, default: T, parse: Callable[[str], T]) -> T:
+        """parse's ValueError says what is allowed; an empty value is unset."""
+        value = self.text(name, "").strip()
+        if not value:
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"{name}={value!r}: {exc}") from None
+
+    def integer(self, name: str, default: int, low: int, high: int) -> int:
+        def parse(text: str) -> int:
+            if not re.fullmatch(r"[0-9]{1,12}", text) or not low <= int(text) <= high:
+                raise ValueError(f"must be an integer from {low} to {high}")
+            return int(text)
+
+        return self.parsed(name, default, parse)
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        def parse(text: str) -> float:
+            if not re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,6})?", text) or not (
+                low <= float(text) <= high
+            ):
+                raise ValueError(f"must be a number from {low} to {high}")
+            return float(text)
+
+        return self.parsed(name, default, parse)
+
+    def flag(self, name: str, default: bool) -> bool:
+        def parse(text: str) -> bool:
+            if text.lower() not in _FLAGS:
+                raise ValueError("must be 1 or 0 (or true/false, yes/no)")
+            return _FLAGS[text.lower()]
+
+        return self.parsed(name, default, parse)
+
+    def choice(self, name: str, default: str, choices: Sequence[str]) -> str:
+        def parse(text: str) -> str:
+            if text.lower() not in choices:
+                raise ValueError(f"must be one of {', '.join(choices)}")
+            return text.lower()
+
+        return self.parsed(name, default, parse)
+
+
+def database_url(text: str) -> str:
+    if text != MEMORY_URL and urlsplit(text).scheme not in _DATABASE_SCHEMES:
+        raise ValueError(
+            "must be postgresql://user:pass@host:port/db, sqlite:///path or memory://"
+        )
+    return text
+
+
+_DATABASE_SCHEMES = ("postgres", "postgresql", "sqlite")
+
+
+def redis_url(text: str) -> str:
+    if urlsplit(text).scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(
+            "must be redis://[:password@]host:port/db, rediss:// or unix://"
+        )
+    return text
+
+
+def bind_address(text: str) -> str:
+    if text.startswith(("unix:", "fd://")):
+        return text
+    host, colon, port = text.rpartition(":")
+    if not (colon and host and port.isdigit() and 1 <= int(port) <= 65_535):
+        raise ValueError("must be HOST:PORT (e.g. 0.0.0.0:8000) or unix:PATH")
+    return text
+
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_QUOTA = re.compile(r"\s*(\d{1,9})\s*/\s*(?:(\d{1,9})\s*s|(second|minute|hour|day))\s*")
+
+
+def parse_quota(text: str) -> Quota:
+    """'10/minute', '100/hour' or '5/30s'; ValueError says what is allowed."""
+    match = _QUOTA.fullmatch(text)
+    window = (int(match[2]) if match[2] else _UNITS[match[3]]) if match else 0
+    if not match or int(match[1]) < 1 or window < 1:
+        raise ValueError(
+            "must be N/second, N/minute, N/hour, N/day or N/Ms (e.g. 10/minute), "
+            "N and M at least 1"
+        )
+    return Quota(int(match[1]), window)
+
+
+def parse_networks(text: str) -> list[Network]:
+    """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1".
+    IPv4-mapped IPv6 networks (::ffff:10.0.0.0/104) become IPv4 networks,
+    since addresses are compared in their IPv4 form."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    try:
+        return [_unmapped(ipaddress.ip_network(p, strict=False)) for p in parts]
+    except ValueError:
+        raise ValueError("must be comma-separated IP addresses or CIDRs") from None
+
+
+def _unmapped(network: Network) -> Network:
+    mapped = getattr(network.network_address, "ipv4_mapped", None)
+    if mapped is None or network.prefixlen < 96:
+        return network
+    return ipaddress.IPv4Network(f"{mapped}/{network.prefixlen - 96}")

@@ -1,0 +1,208 @@
+"""Configuration: one reader of the environment, every value checked at start."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from domain.ports import Quota
+from settings import MEMORY_URL, Settings, SettingsError, variable_names
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE_DIRS = ("domain", "adapters", "entrypoints", "settings", "migrations")
+
+
+def readme_variables() -> set[str]:
+    """The names in the first column of the README's configuration table."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`(\w+)`", row.split("|")[1])}
+
+
+def source_files() -> list[Path]:
+    files = [ROOT / "bootstrap.py"]
+    for directory in SOURCE_DIRS:
+        files += sorted((ROOT / directory).rglob("*.py"))
+    return files
+
+
+def test_the_readme_table_lists_exactly_the_variables_the_service_reads() -> None:
+    assert readme_variables() == set(variable_names())
+
+
+def test_each_variable_is_named_literally_once_in_the_settings_module() -> None:
+    text = (ROOT / "settings" / "__init__.py").read_text()
+    for name in variable_names():
+        assert text.count(f'"{name}"') == 1, name
+    assert len(variable_names()) == len(set(variable_names()))
+
+
+def test_no_other_module_reads_the_environment() -> None:
+    readers = [
+        path.relative_to(ROOT)
+        for path in source_files()
+        if re.search(r"os\.environ|getenv", path.read_text())
+    ]
+    assert readers == [Path("settings/__init__.py")]
+
+
+def test_nothing_set_gives_the_embedded_default() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.database_url == "sqlite:///employees.sqlite3"
+    assert settings.redis is None
+    assert settings.server.workers == 1
+    assert settings.server.migrate_on_start
+
+
+def test_the_original_services_names_still_work() -> None:
+    settings = Settings.from_env(
+        {
+            "POSTGRES_URL": "postgresql://app@db:5432/employees",
+            "REDIS_HOST": "cache",
+            "REDIS_PORT": "6380",
+            "REDIS_PASSWORD": "p@ss/word",
+        }
+    )
+    assert settings.database_url == "postgresql://app@db:5432/employees"
+    assert settings.redis is not None
+    assert settings.redis.url == "redis://:p%40ss%2Fword@cache:6380/0"
+    assert settings.server.workers == 2  # shared state: several workers by default
+
+
+def test_database_url_wins_over_postgres_url() -> None:
+    settings = Settings.from_env(
+        {"DATABASE_URL": MEMORY_URL, "POSTGRES_URL": "postgresql://x@y/z"}
+    )
+    assert settings.database_url == MEMORY_URL
+
+
+def test_values_are_parsed_into_their_settings() -> None:
+    settings = Settings.from_env(
+        {
+            "REDIS_URL": "redis://127.0.0.1:6379/3",
+            "REDIS_TIMEOUT_MS": "100",
+            "REDIS_BREAKER_COOLDOWN_SECONDS": "0.5",
+            "RATE_LIMIT_EMPLOYEES": "5/30s",
+            "RATE_LIMIT_FAIL_CLOSED": "true",
+            "TRUSTED_PROXIES": "10.0.0.0/8, ::ffff:192.168.0.0/112",
+            "MAX_BODY_BYTES": "1024",
+            "ACCESS_LOG": "",
+            "LOG_LEVEL": "WARNING",
+            "GUNICORN_CONTROL_SOCKET": "1",
+            "MIGRATE_ON_START": "0",
+            "WEB_CONCURRENCY": "4",
+        }
+    )
+    assert settings.redis is not None
+    assert settings.redis.timeout_seconds == 0.1
+    assert settings.redis.breaker_cooldown_seconds == 0.5
+    assert settings.http.rate_limits.quotas["employees"] == Quota(5, 30)
+    assert settings.http.rate_limits.quotas["managers"] == Quota(20, 60)
+    assert settings.http.rate_limits.fail_closed
+    assert [str(n) for n in settings.http.trusted_proxies] == [
+        "10.0.0.0/8",
+        "192.168.0.0/16",
+    ]
+    assert settings.http.max_body_bytes == 1024
+    assert settings.server.access_log is None
+    assert settings.server.log_level == "warning"
+    assert settings.server.control_socket
+    assert not settings.server.migrate_on_start
+    assert settings.server.workers == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "mysql://root@localhost/db"),
+        ("POSTGRES_URL", "not a url"),
+        ("DB_POOL_SIZE", "abc"),
+        ("DB_POOL_SIZE", "0"),
+        ("DB_STATEMENT_TIMEOUT_MS", "-1"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("REDIS_PORT", "70000"),
+        ("REDIS_TIMEOUT_MS", "0"),
+        ("REDIS_BREAKER_COOLDOWN_SECONDS", "soon"),
+        ("CACHE_TTL_SECONDS", "0"),
+        ("RATE_LIMIT_EMPLOYEES", "10 per minute"),
+        ("RATE_LIMIT_MANAGERS", "0/minute"),
+        ("RATE_LIMIT_FAIL_CLOSED", "maybe"),
+        ("TRUSTED_PROXIES", "10.0.0.0/8, not-an-address"),
+        ("MAX_BODY_BYTES", "-1"),
+        ("MAX_BODY_BYTES", "1e6"),
+        ("BIND", "8000"),
+        ("WEB_CONCURRENCY", "abc"),
+        ("THREADS", "0"),
+        ("WORKER_TIMEOUT", "30s"),
+        ("GRACEFUL_TIMEOUT", "-5"),
+        ("KEEPALIVE", "x"),
+        ("LOG_LEVEL", "verbose"),
+        ("GUNICORN_CONTROL_SOCKET", "2"),
+        ("MIGRATE_ON_START", "sometimes"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
+    name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: value})
+    message = str(refused.value)
+    assert message.startswith(f"{name}={value!r}: must ")
+    assert "\n" not in message
+
+
+def test_several_workers_without_redis_are_refused() -> None:
+    with pytest.raises(SettingsError, match="WEB_CONCURRENCY=2 needs REDIS_URL"):
+        Settings.from_env({"WEB_CONCURRENCY": "2"})
+
+
+def run(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": MEMORY_URL, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("WEB_CONCURRENCY", "abc"), ("MAX_BODY_BYTES", "-1")]
+)
+def test_the_command_exits_at_once_with_one_line_naming_the_variable(
+    name: str, value: str
+) -> None:
+    done = run([sys.executable, "-m", "entrypoints.cli", "serve"], **{name: value})
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"employee-api: {name}={value!r}: must be")
+
+
+def test_gunicorn_started_directly_refuses_a_bad_value_too() -> None:
+    done = run(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            "python:entrypoints.gunicorn_conf",
+            "--no-control-socket",
+            "--check-config",
+            "bootstrap:get_app()",
+        ],
+        THREADS="0",
+    )
+    assert done.returncode != 0
+    assert "employee-api: THREADS='0': must be an integer from 1 to 1024" in (
+        done.stderr
+    )
