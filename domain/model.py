@@ -17,7 +17,10 @@ TEXT_MAX = 100
 MAX_ID = 2**63 - 1  # ids are 64-bit in every store
 
 T = TypeVar("T")
+# Either kind of record, its draft and its filter, for code written once for both.
+R = TypeVar("R", "Employee", "Manager")
 D = TypeVar("D", "EmployeeDraft", "ManagerDraft")
+F = TypeVar("F", "EmployeeFilter", "ManagerFilter")
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +230,7 @@ def new_manager(draft: ManagerDraft, now: datetime) -> Manager:
     )
 
 
-Record = TypeVar("Record", Employee, Manager)
-
-
-def revise(
-    record: Record, draft: EmployeeDraft | ManagerDraft, now: datetime
-) -> Record:
+def revise(record: R, draft: EmployeeDraft | ManagerDraft, now: datetime) -> R:
     """The record with the draft's values, one version later."""
     return dataclasses.replace(
         record, **dataclasses.asdict(draft), version=record.version + 1, updated_at=now

@@ -10,7 +10,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter
+from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R
 
 
 class Lock(enum.Enum):
@@ -21,7 +21,6 @@ class Lock(enum.Enum):
     UPDATE = "update"  # we are about to change the row
 
 
-R = TypeVar("R", Employee, Manager)
 F_contra = TypeVar("F_contra", EmployeeFilter, ManagerFilter, contravariant=True)
 
 

@@ -101,8 +101,9 @@ def redis_url(text: str) -> str:
 def bind_address(text: str) -> str:
     if text.startswith(("unix:", "fd://")):
         return text
-    host, colon, port = text.rpartition(":")
-    if not (colon and host and port.isdigit() and 1 <= int(port) <= 65_535):
+    host, _, port = text.rpartition(":")
+    valid_port = re.fullmatch("[0-9]{1,5}", port) and 1 <= int(port) <= 65_535
+    if not (host and valid_port):
         raise ValueError("must be HOST:PORT (e.g. 0.0.0.0:8000) or unix:PATH")
     return text
 

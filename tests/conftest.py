@@ -18,7 +18,7 @@ from adapters.redis.client import connect_redis, redis_breaker
 from adapters.sql.database import open_database, sqlite_url
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.storage import SqlStorage
-from domain.ports import Cache, Quota
+from domain.ports import Cache, Quota, Storage
 from migrations import MIGRATIONS_DIR
 from settings import HttpSettings, RateLimitSettings, RedisSettings, Settings
 from tests import servers
@@ -56,16 +56,17 @@ def empty_tables(db: pw.Database) -> None:
 def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
     db = open_database(postgres_url)
     empty_tables(db)
-    yield SqlStorage(db)
-    db.close_all()
+    storage = SqlStorage(db)
+    yield storage
+    storage.close()
 
 
 @pytest.fixture
 def sqlite_storage(tmp_path: Path) -> Iterator[SqlStorage]:
-    db = open_database(sqlite_url(tmp_path / "test.sqlite3"))
-    apply_migrations(db, MIGRATIONS_DIR)
-    yield SqlStorage(db)
-    db.close()
+    storage = SqlStorage(open_database(sqlite_url(tmp_path / "test.sqlite3")))
+    storage.migrate()
+    yield storage
+    storage.close()
 
 
 @pytest.fixture
@@ -74,9 +75,10 @@ def memory_storage() -> MemoryStorage:
 
 
 @pytest.fixture(params=STORES)
-def storage(request: pytest.FixtureRequest) -> object:
+def storage(request: pytest.FixtureRequest) -> Storage:
     """Each storage adapter in turn: the same test runs against all three."""
-    return request.getfixturevalue(f"{request.param}_storage")
+    store: Storage = request.getfixturevalue(f"{request.param}_storage")
+    return store
 
 
 # Functional tests send many requests; rate limiting has tests of its own.

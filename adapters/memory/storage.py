@@ -11,13 +11,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, Self
 
 from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, fold
+from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R, fold
 from domain.ports import Lock
 
-R = TypeVar("R", Employee, Manager)
 Undo = Callable[[], None]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 import peewee as pw
 
@@ -15,10 +15,8 @@ from domain.errors import (
     DuplicateEmail,
     ManagerHasEmployees,
 )
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, fold
+from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R, fold
 from domain.ports import Lock
-
-R = TypeVar("R", Employee, Manager)
 
 _LOCK_CLAUSES = {Lock.SHARE: "FOR SHARE", Lock.UPDATE: "FOR UPDATE"}
 

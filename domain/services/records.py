@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic
 
 from domain import model
 from domain.errors import (
@@ -17,14 +17,17 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.model import (
+    D,
     Employee,
     EmployeeDraft,
     EmployeeFilter,
+    F,
     Manager,
     ManagerDraft,
     ManagerFilter,
     Page,
     Precondition,
+    R,
     check_precondition,
 )
 from domain.ports import (
@@ -36,10 +39,6 @@ from domain.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
-
-R = TypeVar("R", Employee, Manager)
-D = TypeVar("D", EmployeeDraft, ManagerDraft)
-F = TypeVar("F", EmployeeFilter, ManagerFilter)
 
 
 class RecordService(Generic[R, D, F]):

@@ -11,12 +11,9 @@ import falcon
 from msgspec import Struct
 
 from domain.model import (
-    Employee,
-    EmployeeDraft,
-    EmployeeFilter,
-    Manager,
-    ManagerDraft,
-    ManagerFilter,
+    D,
+    F,
+    R,
 )
 from domain.services import RecordService
 from entrypoints import schemas
@@ -26,9 +23,6 @@ from entrypoints.media import encoder
 from entrypoints.pages import FilterParser, parse_page_request, render_page
 from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
 
-R = TypeVar("R", Employee, Manager)
-D = TypeVar("D", EmployeeDraft, ManagerDraft)
-F = TypeVar("F", EmployeeFilter, ManagerFilter)
 B = TypeVar("B", bound=Struct)  # the body of POST and PUT
 S = TypeVar("S", bound=Struct)
 

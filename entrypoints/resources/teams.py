@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import falcon
 
 from domain.services import TeamService
@@ -51,10 +53,9 @@ class TeamResource:
         manager_id: int,
         employee_id: int,
     ) -> None:
-        with self._cache.invalidating([employee_key(employee_id), EMPLOYEES]):
-            joined = self._teams.join(
-                manager_id, employee_id, if_match(req, employee_id)
-            )
+        precondition = if_match(req, employee_id)
+        with self._invalidating(employee_id):
+            joined = self._teams.join(manager_id, employee_id, precondition)
         send(req, resp, render_record(joined, employee_out))
 
     def on_delete_member(
@@ -64,6 +65,11 @@ class TeamResource:
         manager_id: int,
         employee_id: int,
     ) -> None:
-        with self._cache.invalidating([employee_key(employee_id), EMPLOYEES]):
-            self._teams.leave(manager_id, employee_id, if_match(req, employee_id))
+        precondition = if_match(req, employee_id)
+        with self._invalidating(employee_id):
+            self._teams.leave(manager_id, employee_id, precondition)
         resp.status = 204
+
+    def _invalidating(self, employee_id: int) -> AbstractContextManager[None]:
+        # Membership is a field of the employee: its record and every list of them.
+        return self._cache.invalidating([employee_key(employee_id), EMPLOYEES])

@@ -1,4 +1,5 @@
-"""One contract per repository port, run against every adapter (the `storage` fixture).
+"""The Storage port's contract (its repositories, units of work, health and
+schema), run against every adapter: the `storage` fixture is each in turn.
 
 The services hand repositories normalised records (trimmed names, lower-cased
 emails), so the records built here are normalised too.
@@ -6,11 +7,13 @@ emails), so the records built here are normalised too.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+import psycopg2
 import pytest
 
 from domain.errors import (
@@ -30,7 +33,7 @@ from domain.model import (
     new_employee,
     new_manager,
 )
-from domain.ports import Lock, UnitOfWork, UnitOfWorkFactory
+from domain.ports import Lock, Storage, UnitOfWork, UnitOfWorkFactory
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5, seconds=10)
@@ -525,3 +528,39 @@ class TestUnitOfWork:
         with storage(write=False) as unit:
             assert unit.managers.email_owner("fresh@x.io") is None
         assert self.count(storage) == (1, 0)
+
+
+class TestStorage:
+    """The port's own duties besides units of work: health, schema, release."""
+
+    def test_a_store_that_answers_reports_healthy(self, storage: Storage) -> None:
+        assert storage.ping() is True
+
+    def test_migrating_an_up_to_date_store_applies_nothing(
+        self, storage: Storage
+    ) -> None:
+        assert storage.migrate() == []
+        with storage() as unit:
+            unit.managers.add(manager())
+            unit.commit()
+        assert TestUnitOfWork().count(storage) == (1, 0)
+
+    def test_closing_returns_every_postgres_connection(
+        self, postgres_storage: Storage, postgres_url: str
+    ) -> None:
+        with postgres_storage(write=False) as unit:
+            unit.managers.get(1)
+        assert sessions_on(postgres_url) == 1  # kept in the pool for reuse
+        postgres_storage.close()
+        assert sessions_on(postgres_url) == 0
+
+
+def sessions_on(url: str) -> int:
+    """Sessions other than this query's own on the database at url."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        (count,) = cursor.fetchone()
+    return int(count)
