@@ -9,16 +9,30 @@ from dataclasses import dataclass
 
 from adapters.clock import SystemClock
 from adapters.memory.cache import MemoryCache
+from adapters.memory.idempotency import MemoryIdempotencyStore
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.health import RedisHealth
+from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
-from domain.ports import Cache, Clock, HealthCheck, RateLimiter, Storage
-from domain.services import EmployeeService, ManagerService, TeamService
+from domain.ports import (
+    Cache,
+    Clock,
+    HealthCheck,
+    IdempotencyStore,
+    RateLimiter,
+    Storage,
+)
+from domain.services import (
+    ApiKeyService,
+    EmployeeService,
+    ManagerService,
+    TeamService,
+)
 from entrypoints.app import Edges, Health, Services, WsgiApp, create_app
 from entrypoints.lifecycle import Draining, drain_on_sigterm
 from entrypoints.stats import Stats
@@ -41,10 +55,19 @@ def migrate(settings: Settings) -> list[str]:
         storage.close()
 
 
+def key_service(
+    settings: Settings, storage: Storage, clock: Clock | None = None
+) -> ApiKeyService:
+    """API keys over the storage; SettingsError when SECRET_KEY is missing."""
+    secret, seconds = settings.auth.required_secret_key(), settings.auth.cache_seconds
+    return ApiKeyService(storage, clock or SystemClock(), secret, cache_seconds=seconds)
+
+
 @dataclass(frozen=True, slots=True)
 class _RedisParts:
     cache: Cache
     limiter: RateLimiter
+    idempotency: IdempotencyStore
     health: HealthCheck
 
 
@@ -53,9 +76,13 @@ def _open_redis(settings: Settings) -> _RedisParts | None:
         return None
     client = connect_redis(settings.redis)
     breaker = redis_breaker(settings.redis)
+    prefix = settings.redis.key_prefix
     return _RedisParts(
-        cache=RedisCache(client, breaker, settings.cache_ttl_seconds),
-        limiter=RedisRateLimiter(client, breaker),
+        cache=RedisCache(
+            client, breaker, settings.cache_ttl_seconds, prefix=f"{prefix}cache:v1:"
+        ),
+        limiter=RedisRateLimiter(client, breaker, prefix=f"{prefix}rl:"),
+        idempotency=RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:"),
         health=RedisHealth(client, breaker),
     )
 
@@ -67,6 +94,7 @@ def bootstrap(
     clock: Clock | None = None,
     cache: Cache | None = None,
     limiter: RateLimiter | None = None,
+    idempotency: IdempotencyStore | None = None,
     health: Health | None = None,
     draining: Draining | None = None,
     stats: Stats | None = None,
@@ -83,16 +111,19 @@ def bootstrap(
     if redis_parts is not None:
         cache = cache or redis_parts.cache
         limiter = limiter or redis_parts.limiter
+        idempotency = idempotency or redis_parts.idempotency
         optional["redis"] = redis_parts.health
     cache = cache or MemoryCache(settings.cache_ttl_seconds)
     limiter = limiter or MemoryRateLimiter()
+    idempotency = idempotency or MemoryIdempotencyStore()
     services = Services(
         employees=EmployeeService(storage, clock),
         managers=ManagerService(storage, clock),
         teams=TeamService(storage, clock),
     )
     health = health or _health(storage, optional, settings, draining or Draining())
-    edges = Edges(limiter, cache, stats or Stats())
+    keys = None if settings.auth.disabled else key_service(settings, storage, clock)
+    edges = Edges(limiter, idempotency, keys, cache, stats or Stats())
     return create_app(services, health, edges, settings.http)
 
 

@@ -41,6 +41,14 @@ class NotInTeam(NotFound):
         self.record_id = employee_id
 
 
+class ApiKeyNotFound(NotFound):
+    def __init__(self, name_or_prefix: str) -> None:
+        message = f"No API key has the name or prefix {name_or_prefix!r}."
+        DomainError.__init__(self, message)
+        self.kind = "API key"
+        self.record_id = 0
+
+
 class Conflict(DomainError):
     """The request is valid but clashes with the current state."""
 
@@ -48,6 +56,12 @@ class Conflict(DomainError):
 class DuplicateEmail(Conflict):
     def __init__(self, kind: str, email: str) -> None:
         super().__init__(f"Another {kind.lower()} already uses the email {email!r}.")
+
+
+class DuplicateKey(Conflict):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"Another API key already has this {what}.")
+        self.what = what
 
 
 class AlreadyInAnotherTeam(Conflict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,14 +11,21 @@ import falcon
 
 from domain.errors import DomainError
 from domain.model import EmployeeFilter, ManagerFilter
-from domain.ports import Cache, HealthCheck, RateLimiter
-from domain.services import EmployeeService, ManagerService, TeamService
+from domain.ports import Cache, HealthCheck, IdempotencyStore, RateLimiter
+from domain.services import (
+    ApiKeyService,
+    EmployeeService,
+    ManagerService,
+    TeamService,
+)
 from entrypoints import schemas
+from entrypoints.auth import Authenticator, Authorize
 from entrypoints.client_ip import ClientAddress
 from entrypoints.converters import IdConverter
+from entrypoints.idempotency import Idempotency
 from entrypoints.lifecycle import Draining
 from entrypoints.media import MsgspecJSONHandler
-from entrypoints.middleware import RequestId
+from entrypoints.middleware import RequestId, SecurityHeaders
 from entrypoints.pages import parse_id_filter, parse_text_filter
 from entrypoints.problems import (
     handle_domain_error,
@@ -32,6 +40,7 @@ from entrypoints.response_cache import ResponseCache, employee_key, manager_key
 from entrypoints.stats import Stats
 from settings import HttpSettings
 
+log = logging.getLogger(__name__)
 WsgiApp = falcon.App[falcon.Request, falcon.Response]
 
 EMPLOYEES = RecordSchema(
@@ -74,11 +83,18 @@ class Services:
 
 @dataclass(frozen=True, slots=True)
 class Edges:
-    """The cross-cutting ports the HTTP edge uses (cache, limiter) and its stats."""
+    """What the HTTP edge uses besides the services: the limiter, the cache,
+    idempotency records, API keys (None: auth is off), and its stats."""
 
     limiter: RateLimiter
+    idempotency: IdempotencyStore
+    keys: ApiKeyService | None
     cache: Cache | None = None
     stats: Stats = field(default_factory=Stats)
+
+
+# Open without a key, as the contract says.
+EXEMPT_ROUTES = ("/health/live", "/health/ready")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,19 +108,36 @@ def create_app(
     services: Services, health: Health, edges: Edges, settings: HttpSettings
 ) -> WsgiApp:
     """A WSGI app over the given services; bootstrap decides what backs them."""
-    rate_limit = RateLimit(
-        edges.limiter,
-        settings.rate_limits,
-        ClientAddress(settings.trusted_proxies),
-        edges.stats,
-    )
-    middleware: list[Any] = [RequestId(), rate_limit]
+    if edges.keys is None:
+        log.warning(
+            "AUTH_DISABLED=1: every request is served without an API key and "
+            "identified by its address only; never run production like this"
+        )
+    authenticator = Authenticator(edges.keys, ClientAddress(settings.trusted_proxies))
+    identify = authenticator.identify
+    idempotency = Idempotency(edges.idempotency, identify)
+    middleware: list[Any] = [
+        RequestId(),
+        SecurityHeaders(EXEMPT_ROUTES),
+        # The contract's order: identify, count (refused requests included),
+        # then refuse what needs a key; idempotency records last, on the way out.
+        RateLimit(edges.limiter, settings.rate_limits, identify, edges.stats),
+        Authorize(authenticator, EXEMPT_ROUTES),
+        idempotency,
+    ]
     app = falcon.App(middleware=middleware)
     _configure_media(app)
     app.router_options.converters["id"] = IdConverter
-    cache = ResponseCache(edges.cache, edges.stats)
-    _add_routes(app, services, health, cache, settings)
+    edge = _Edge(ResponseCache(edges.cache, edges.stats), idempotency, settings)
+    _add_routes(app, services, health, edge)
     return app
+
+
+@dataclass(frozen=True, slots=True)
+class _Edge:
+    cache: ResponseCache
+    idempotency: Idempotency
+    settings: HttpSettings
 
 
 def _configure_media(app: WsgiApp) -> None:
@@ -118,16 +151,14 @@ def _configure_media(app: WsgiApp) -> None:
     app.add_error_handler(DomainError, handle_domain_error)
 
 
-def _add_routes(
-    app: WsgiApp,
-    services: Services,
-    health: Health,
-    cache: ResponseCache,
-    settings: HttpSettings,
-) -> None:
-    max_body = settings.max_body_bytes
-    employees = RecordResource(services.employees, EMPLOYEES, cache, max_body)
-    managers = RecordResource(services.managers, MANAGERS, cache, max_body)
+def _add_routes(app: WsgiApp, services: Services, health: Health, edge: _Edge) -> None:
+    max_body, cache = edge.settings.max_body_bytes, edge.cache
+    employees = RecordResource(
+        services.employees, EMPLOYEES, cache, edge.idempotency, max_body
+    )
+    managers = RecordResource(
+        services.managers, MANAGERS, cache, edge.idempotency, max_body
+    )
     team = TeamResource(services.teams, cache)
     app.add_route("/v1/employees", employees)
     app.add_route("/v1/employees/{employee_id:id}", employees, suffix="item")

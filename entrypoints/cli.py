@@ -1,4 +1,4 @@
-"""`employee-api`: serve the API, or apply migrations."""
+"""`employee-api`: serve the API, apply migrations, or manage API keys."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
 
 import bootstrap
+from domain.errors import DomainError
+from entrypoints.keys_cli import KeysCommand, add_commands, run_keys_command
 from settings import Settings, SettingsError
 
 
@@ -20,10 +23,13 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings.auth.check()  # before anything starts: no SECRET_KEY, no serving
     # Migrations run here, once, before any worker starts: peewee-migrate
     # patches peewee globally while it runs, so never inside a worker.
     if settings.server.migrate_on_start and not args.no_migrate:
         _migrate(args, settings)
+    if not settings.auth.disabled:
+        _hint_when_keyless(settings)
     extra = (
         args.gunicorn_args[1:]
         if args.gunicorn_args[:1] == ["--"]
@@ -42,6 +48,36 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0  # not reached
 
 
+def _hint_when_keyless(settings: Settings) -> None:
+    """A first-time user learns how to get in, not just that they cannot."""
+    storage = bootstrap.open_storage(settings)
+    try:
+        keys = bootstrap.key_service(settings, storage).list()
+    except DomainError:
+        return  # not migrated yet, or unreachable: gunicorn's start will say
+    finally:
+        storage.close()
+    if not any(key.revoked_at is None for key in keys):
+        print(
+            "employee-api: no API key exists yet, and every /v1 request needs one."
+            " Make one (its token is printed once): employee-api keys create"
+            " --name NAME --scopes read,write   (from a checkout: make key NAME=you)",
+            file=sys.stderr,
+        )
+
+
+def _keys(command: KeysCommand) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        storage = bootstrap.open_storage(settings)
+        try:
+            keys = bootstrap.key_service(settings, storage)
+            return run_keys_command(command, args, keys)
+        finally:
+            storage.close()
+
+    return run
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="employee-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
         "gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options"
     )
     serve.set_defaults(run=_serve)
+    add_commands(commands, _keys)
     return parser
 
 
@@ -62,11 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
+        logging.basicConfig(level=settings.server.log_level.upper())
+        return int(args.run(args, settings))
     except SettingsError as exc:
         print(f"employee-api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.server.log_level.upper())
-    return int(args.run(args, settings))
 
 
 if __name__ == "__main__":

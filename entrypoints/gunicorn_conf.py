@@ -5,7 +5,9 @@ from __future__ import annotations
 from settings import Settings, SettingsError
 
 try:
-    _server = Settings.from_env().server
+    _settings = Settings.from_env()
+    _settings.auth.check()
+    _server = _settings.server
 except SettingsError as exc:
     raise SystemExit(f"employee-api: {exc}") from None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import falcon
@@ -23,3 +24,18 @@ class RequestId:
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
     ) -> None:
         resp.set_header("X-Request-ID", req.context.request_id)
+
+
+class SecurityHeaders:
+    """nosniff on every response; no-store on every response that needs a key,
+    so no shared cache keeps one client's data for another."""
+
+    def __init__(self, exempt: Collection[str]) -> None:
+        self._exempt = frozenset(exempt)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
+    ) -> None:
+        resp.set_header("X-Content-Type-Options", "nosniff")
+        if req.uri_template not in self._exempt:
+            resp.set_header("Cache-Control", "no-store")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
+from typing import Any
 
 import falcon
 
-from domain.ports import Quota, RateDecision, RateLimiter, RateLimiterUnavailable
+from domain.keys import Quota
+from domain.ports import RateDecision, RateLimiter, RateLimiterUnavailable
+from entrypoints.auth import Identity
 from entrypoints.problems import Problem, unavailable
 from entrypoints.stats import Stats
 from settings import RateLimitSettings
@@ -16,6 +20,7 @@ log = logging.getLogger(__name__)
 
 # Route prefix -> group name. Teams live under /v1/managers.
 GROUPS = {"/v1/employees": "employees", "/v1/managers": "managers"}
+_SLASHES = re.compile("/{2,}")
 
 
 def group_of(path: str) -> str | None:
@@ -26,28 +31,48 @@ def group_of(path: str) -> str | None:
 
 
 class RateLimit:
-    """Counts every request under a group's path, errors included."""
+    """Counts every request to a group's routes, errors included.
+
+    The group comes from the route that matched (its template), never from
+    the raw path, so no spelling of a path (//v1/..., %2F) reaches a resource
+    unlimited. A request that matched no route is counted too, by its path
+    with runs of slashes folded, so probing for routes is limited as well."""
 
     def __init__(
         self,
         limiter: RateLimiter,
         settings: RateLimitSettings,
-        client_address: Callable[[falcon.Request], str],
+        identify: Callable[[falcon.Request], Identity],
         stats: Stats,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
-        self._client_address = client_address
+        self._identify = identify
         self._stats = stats
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
-        group = group_of(req.path)
-        if group is None:
-            return
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any
+    ) -> None:
+        group = group_of(req.uri_template or "")
+        if group is not None:
+            self._count(req, resp, group)
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
+    ) -> None:
+        if resource is not None:
+            return  # a route matched: process_resource counted it
+        group = group_of(_SLASHES.sub("/", req.path))
+        if group is not None:
+            self._count(req, resp, group)
+
+    def _count(self, req: falcon.Request, resp: falcon.Response, group: str) -> None:
+        identity = self._identify(req)
         quota = self._settings.quotas[group]
-        client = f"ip:{self._client_address(req)}"
+        if identity.key is not None:
+            quota = identity.key.quotas.get(group, quota)
         try:
-            decision = self._limiter.hit(f"{group}:{client}", quota)
+            decision = self._limiter.hit(f"{group}:{identity.client}", quota)
         except RateLimiterUnavailable:
             if self._settings.fail_closed:
                 raise unavailable("Rate limiting is unavailable.") from None

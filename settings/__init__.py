@@ -14,22 +14,27 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from domain.ports import Quota
+from domain.keys import Quota
 from settings.values import (
     LOG_LEVELS,
+    MAKE_A_SECRET,
     MEMORY_URL,
     Environment,
     Network,
     SettingsError,
     bind_address,
     database_url,
+    default_key_prefix,
+    key_prefix,
     parse_networks,
     parse_quota,
     redis_url,
+    secret_key,
 )
 
 __all__ = [
     "MEMORY_URL",
+    "AuthSettings",
     "HttpSettings",
     "Network",
     "PoolSettings",
@@ -57,10 +62,35 @@ class PoolSettings:
 
 @dataclass(frozen=True, slots=True)
 class RedisSettings:
-    url: str
+    url: str = field(repr=False)  # may carry a password
     timeout_seconds: float = 0.25
     breaker_cooldown_seconds: float = 2.0
     max_connections: int = 50
+    # Every key this deployment writes starts with it, so deployments on
+    # different databases can share one Redis database without meeting.
+    key_prefix: str = "ema:"
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    disabled: bool = False
+    secret_key: str | None = field(default=None, repr=False)
+    cache_seconds: float = 10.0  # how long a verified key is trusted unchecked
+
+    def required_secret_key(self) -> str:
+        """SECRET_KEY, or SettingsError saying how to make one."""
+        if self.secret_key is None:
+            raise SettingsError(
+                "SECRET_KEY is not set, and API keys are stored as HMACs keyed "
+                f"with it; make one with: {MAKE_A_SECRET} (or set AUTH_DISABLED=1 "
+                "for local work)"
+            )
+        return self.secret_key
+
+    def check(self) -> None:
+        """Refuse to serve with auth on and no SECRET_KEY."""
+        if not self.disabled:
+            self.required_secret_key()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +124,13 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     pool: PoolSettings = field(default_factory=PoolSettings)
     redis: RedisSettings | None = None
     cache_ttl_seconds: int = 60
     http: HttpSettings = field(default_factory=HttpSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -121,13 +152,16 @@ def variable_names() -> list[str]:
 
 
 def _read(env: Environment) -> Settings:
-    redis = _redis(env)
-    return Settings(
-        database_url=_first(
+    database = (
+        _first(
             env.parsed("DATABASE_URL", None, database_url),
             env.parsed("POSTGRES_URL", None, database_url),
         )
-        or DEFAULT_DATABASE_URL,
+        or DEFAULT_DATABASE_URL
+    )
+    redis = _redis(env, database)
+    return Settings(
+        database_url=database,
         pool=PoolSettings(
             max_connections=env.integer("DB_POOL_SIZE", 10, 1, 1000),
             statement_timeout_ms=env.integer(
@@ -152,10 +186,15 @@ def _read(env: Environment) -> Settings:
             ),
         ),
         server=_server(env, shared_state=redis is not None),
+        auth=AuthSettings(
+            disabled=env.flag("AUTH_DISABLED", False),
+            secret_key=env.parsed("SECRET_KEY", None, secret_key, secret=True),
+            cache_seconds=env.number("AUTH_CACHE_SECONDS", 10.0, 0.0, 300.0),
+        ),
     )
 
 
-def _redis(env: Environment) -> RedisSettings | None:
+def _redis(env: Environment, database: str) -> RedisSettings | None:
     """REDIS_URL (redis://, rediss:// or unix://), else REDIS_HOST/PORT/PASSWORD."""
     url = env.parsed("REDIS_URL", None, redis_url)
     host = env.text("REDIS_HOST", "")
@@ -163,12 +202,13 @@ def _redis(env: Environment) -> RedisSettings | None:
     password = env.text("REDIS_PASSWORD", "")
     timeout_ms = env.integer("REDIS_TIMEOUT_MS", 250, 1, 60_000)
     cooldown = env.number("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0, 0.01, 3600.0)
+    prefix = env.parsed("REDIS_KEY_PREFIX", default_key_prefix(database), key_prefix)
     if url is None and host:
         auth = f":{quote(password, safe='')}@" if password else ""
         url = f"redis://{auth}{host}:{port}/0"
     if url is None:
         return None
-    return RedisSettings(url, timeout_ms / 1000, cooldown)
+    return RedisSettings(url, timeout_ms / 1000, cooldown, key_prefix=prefix)
 
 
 def _server(env: Environment, *, shared_state: bool) -> ServerSettings:

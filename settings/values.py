@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from domain.ports import Quota
+from domain.keys import Quota
 
 T = TypeVar("T")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -34,15 +36,19 @@ class Environment:
         self.names.append(name)
         return self._env.get(name, default)
 
-    def parsed(self, name: str, default: T, parse: Callable[[str], T]) -> T:
-        """parse's ValueError says what is allowed; an empty value is unset."""
+    def parsed(
+        self, name: str, default: T, parse: Callable[[str], T], *, secret: bool = False
+    ) -> T:
+        """parse's ValueError says what is allowed; an empty value is unset.
+        A secret's value, and the password in a URL, never reach the message."""
         value = self.text(name, "").strip()
         if not value:
             return default
         try:
             return parse(value)
         except ValueError as exc:
-            raise SettingsError(f"{name}={value!r}: {exc}") from None
+            shown = "<hidden>" if secret else repr(redacted(value))
+            raise SettingsError(f"{name}={shown}: {exc}") from None
 
     def integer(self, name: str, default: int, low: int, high: int) -> int:
         def parse(text: str) -> int:
@@ -77,6 +83,38 @@ class Environment:
             return text.lower()
 
         return self.parsed(name, default, parse)
+
+
+def redacted(text: str) -> str:
+    """The text with any URL password replaced by ***."""
+    return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", text)
+
+
+SECRET_KEY_MIN = 32
+MAKE_A_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+def secret_key(text: str) -> str:
+    if len(text) < SECRET_KEY_MIN:
+        raise ValueError(
+            f"must be at least {SECRET_KEY_MIN} characters; make one with: "
+            + MAKE_A_SECRET
+        )
+    return text
+
+
+def key_prefix(text: str) -> str:
+    if not re.fullmatch(r"[\x21-\x7e]{1,64}", text):
+        raise ValueError("must be 1-64 visible ASCII characters, e.g. 'ema:prod:'")
+    return text
+
+
+def default_key_prefix(database: str) -> str:
+    """One per database: its URL without the password, hashed; an in-memory
+    store is its process's own, so it gets a prefix of its own."""
+    if database == MEMORY_URL:
+        return f"ema:{secrets.token_hex(6)}:"
+    return f"ema:{hashlib.sha256(redacted(database).encode()).hexdigest()[:12]}:"
 
 
 def database_url(text: str) -> str:

@@ -18,9 +18,16 @@ from adapters.redis.client import connect_redis, redis_breaker
 from adapters.sql.database import open_database, sqlite_url
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.storage import SqlStorage
-from domain.ports import Cache, Quota, Storage
+from domain.keys import Quota
+from domain.ports import Cache, Storage
 from migrations import MIGRATIONS_DIR
-from settings import HttpSettings, RateLimitSettings, RedisSettings, Settings
+from settings import (
+    AuthSettings,
+    HttpSettings,
+    RateLimitSettings,
+    RedisSettings,
+    Settings,
+)
 from tests import servers
 from tests.fakes import FakeClock
 from tests.servers import RedisServer, shared_redis
@@ -83,11 +90,12 @@ def storage(request: pytest.FixtureRequest) -> Storage:
 
 # Functional tests send many requests; rate limiting has tests of its own.
 UNLIMITED = Settings(
+    auth=AuthSettings(disabled=True),
     http=HttpSettings(
         rate_limits=RateLimitSettings(
             {"employees": Quota(1_000_000, 60), "managers": Quota(1_000_000, 60)}
         )
-    )
+    ),
 )
 
 

@@ -21,6 +21,7 @@ def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'container.sqlite3'}",
+        "AUTH_DISABLED": "1",
         **env,
     }
     return subprocess.run(
@@ -42,8 +43,11 @@ def applied_migrations(database: Path) -> list[str]:
 def test_serve_migrates_then_hands_over_to_gunicorn(tmp_path: Path) -> None:
     done = serve(tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "applied 1 migration(s): 001_initial" in done.stdout
-    assert applied_migrations(tmp_path / "container.sqlite3") == ["001_initial"]
+    assert "applied 2 migration(s): 001_initial, 002_api_keys" in done.stdout
+    assert applied_migrations(tmp_path / "container.sqlite3") == [
+        "001_initial",
+        "002_api_keys",
+    ]
 
 
 def test_serve_skips_migrations_when_told(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ stays up, and it recovers by itself once the database answers again."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -33,7 +34,7 @@ def client(proxy: TcpProxy, postgres_url: str) -> testing.TestClient:
     through_proxy = urlsplit(postgres_url)._replace(
         netloc=f"postgres@127.0.0.1:{proxy.port}"
     )
-    settings = Settings(database_url=through_proxy.geturl(), http=UNLIMITED.http)
+    settings = dataclasses.replace(UNLIMITED, database_url=through_proxy.geturl())
     return testing.TestClient(bootstrap.bootstrap(settings=settings))
 
 
@@ -79,6 +80,7 @@ def test_a_statement_timeout_is_503_and_keeps_the_pool_healthy(
         database_url=postgres_url,
         pool=PoolSettings(statement_timeout_ms=300),
         http=UNLIMITED.http,
+        auth=UNLIMITED.auth,
     )
     client = testing.TestClient(bootstrap.bootstrap(settings=settings))
     grace = client.simulate_post(
@@ -115,7 +117,7 @@ def test_a_database_that_refuses_writes_is_503_not_500(
     try:
         client = testing.TestClient(
             bootstrap.bootstrap(
-                settings=Settings(database_url=postgres_url, http=UNLIMITED.http)
+                settings=dataclasses.replace(UNLIMITED, database_url=postgres_url)
             )
         )
         resp = client.simulate_post(
@@ -141,6 +143,7 @@ def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
         database_url=through_proxy.geturl(),
         pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
         http=UNLIMITED.http,
+        auth=UNLIMITED.auth,
     )
     client = testing.TestClient(bootstrap.bootstrap(settings=settings))
     assert client.simulate_get("/v1/managers?limit=1").status_code == 200

@@ -25,7 +25,7 @@ MIGRATE = (
     else [sys.executable, "-m", "entrypoints.cli", "migrate"]
 )
 RUNS = 3
-APPLIED = "applied 1 migration(s): 001_initial"
+APPLIED = "applied 2 migration(s): 001_initial, 002_api_keys"
 NOTHING = "applied 0 migration(s): none pending"
 
 
@@ -63,7 +63,7 @@ def assert_applied_once(
     outputs = sorted(run.stdout.strip() for run in runs)
     assert outputs == sorted([APPLIED] + [NOTHING] * (RUNS - 1))
     history = db.execute_sql("SELECT name FROM migratehistory").fetchall()
-    assert [name for (name,) in history] == ["001_initial"]
+    assert [name for (name,) in history] == ["001_initial", "002_api_keys"]
     assert {"employee", "manager", "migratehistory"} <= set(db.get_tables())
     indexes = {index.name for index in db.get_indexes("employee")}
     assert {"employee_email_lower_key", "employee_manager_idx"} <= indexes

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.ports import Quota
+from domain.keys import Quota
 from settings import MEMORY_URL, Settings, SettingsError, variable_names
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from domain.ports import Quota, RateDecision
+from domain.keys import Quota
+from domain.ports import RateDecision
 
 
 class MemoryRateLimiter:

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field, replace
 from types import TracebackType
 from typing import Generic, Self
 
+from adapters.memory.api_keys import ApiKeyTable, MemoryApiKeyRepository, Undo
 from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
 from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R, fold
 from domain.ports import Lock
-
-Undo = Callable[[], None]
 
 
 @dataclass
@@ -43,6 +42,7 @@ class MemoryStore:
         self.lock = threading.RLock()
         self.employees: _Table[Employee] = _Table("Employee")
         self.managers: _Table[Manager] = _Table("Manager")
+        self.api_keys = ApiKeyTable()
 
 
 class _MemoryRepository(Generic[R]):
@@ -170,6 +170,7 @@ class MemoryUnitOfWork:
         self._undo: list[Undo] = []
         self.employees = MemoryEmployeeRepository(store, self._undo)
         self.managers = MemoryManagerRepository(store, self._undo)
+        self.api_keys = MemoryApiKeyRepository(store.api_keys, self._undo)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()

@@ -8,7 +8,8 @@ import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.client import new_token
-from domain.ports import Quota, RateDecision, RateLimiterUnavailable
+from domain.keys import Quota
+from domain.ports import RateDecision, RateLimiterUnavailable
 
 # Sliding log in one atomic step. Redis's own clock is the one clock every
 # instance shares; rejected requests are not recorded.

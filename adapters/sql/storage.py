@@ -9,6 +9,7 @@ from typing import Self
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
+from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.database import is_postgres
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
@@ -42,6 +43,7 @@ class SqlUnitOfWork:
         self._pooled = isinstance(self._db, PooledDatabase)
         self.employees = factory.employees
         self.managers = factory.managers
+        self.api_keys = factory.api_keys
 
     def __enter__(self) -> Self:
         try:
@@ -113,6 +115,7 @@ class SqlStorage:
         postgres = is_postgres(db)
         self.employees = SqlEmployeeRepository(tables.employee, postgres)
         self.managers = SqlManagerRepository(tables.manager, postgres)
+        self.api_keys = SqlApiKeyRepository(tables.api_key)
 
     def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, write)

@@ -1,4 +1,4 @@
-"""peewee models for the two tables. The schema itself lives in migrations/."""
+"""peewee models for the tables. The schema itself lives in migrations/."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class UtcDateTimeField(pw.Field):
 class Tables:
     employee: Any
     manager: Any
+    api_key: Any
 
 
 def bind_tables(db: pw.Database) -> Tables:
@@ -60,4 +61,19 @@ def bind_tables(db: pw.Database) -> Tables:
         class Meta:
             table_name = "employee"
 
-    return Tables(employee=EmployeeRow, manager=ManagerRow)
+    class ApiKeyRow(pw.Model):
+        id = pw.BigAutoField()
+        name = pw.CharField(max_length=100)
+        prefix = pw.CharField(max_length=16)
+        digest = pw.CharField(max_length=64)
+        scopes = pw.TextField()  # comma-separated
+        quotas = pw.TextField()  # JSON: {"group": [limit, window_seconds]}
+        created_at = UtcDateTimeField()
+        last_used_at = UtcDateTimeField(null=True)
+        revoked_at = UtcDateTimeField(null=True)
+
+        class Meta:
+            database = db
+            table_name = "api_key"
+
+    return Tables(employee=EmployeeRow, manager=ManagerRow, api_key=ApiKeyRow)

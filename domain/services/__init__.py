@@ -1,6 +1,13 @@
 """Use cases. Each runs in one unit of work and enforces the contract's rules."""
 
+from domain.services.keys import ApiKeyService
 from domain.services.records import EmployeeService, ManagerService, RecordService
 from domain.services.teams import TeamService
 
-__all__ = ["EmployeeService", "ManagerService", "RecordService", "TeamService"]
+__all__ = [
+    "ApiKeyService",
+    "EmployeeService",
+    "ManagerService",
+    "RecordService",
+    "TeamService",
+]

@@ -19,6 +19,7 @@ from domain.services import RecordService
 from entrypoints import schemas
 from entrypoints.body import JSON_ONLY, JSON_OR_MERGE_PATCH, read_object
 from entrypoints.conditional import etag, if_match, none_match
+from entrypoints.idempotency import Idempotency
 from entrypoints.media import encoder
 from entrypoints.pages import FilterParser, parse_page_request, render_page
 from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
@@ -76,11 +77,13 @@ class RecordResource(Generic[R, D, F, B]):
         service: RecordService[R, D, F],
         schema: RecordSchema[R, D, F, B],
         cache: ResponseCache,
+        idempotency: Idempotency,
         max_body: int,
     ) -> None:
         self._service: RecordService[R, D, F] = service
         self._schema: RecordSchema[R, D, F, B] = schema
         self._cache = cache
+        self._idempotency = idempotency
         self._max_body = max_body
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -98,7 +101,10 @@ class RecordResource(Generic[R, D, F, B]):
     on_head = on_get  # Falcon sends HEAD responses without their body
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = self._decode(req, JSON_ONLY, self._schema.body)
+        doc = read_object(req, self._max_body, JSON_ONLY)
+        if self._idempotency.replayed(req, resp, doc):
+            return
+        body = schemas.convert(doc, self._schema.body)
         with self._cache.invalidating([self._schema.collection]):
             created = self._service.create(self._schema.to_draft(body))
         resp.location = f"{self._schema.path}/{created.id}"

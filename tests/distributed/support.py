@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import bootstrap
-from domain.ports import HealthCheck, Storage
-from entrypoints.app import Edges, Health, WsgiApp
-from settings import HttpSettings, Settings, variable_names
+from domain.ports import Cache, HealthCheck, RateLimiter, Storage
+from entrypoints.app import Health, WsgiApp
+from entrypoints.stats import Stats
+from settings import AuthSettings, HttpSettings, Settings, variable_names
 from tests.servers import free_port, poll
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -117,6 +118,7 @@ class Instance:
             GRACEFUL_TIMEOUT="5",
             ACCESS_LOG="",
             LOG_LEVEL="warning",
+            AUTH_DISABLED="1",
         )
         self._env.update(env)
         self._process: subprocess.Popen[bytes] | None = None
@@ -172,6 +174,15 @@ class Instance:
 # In-process apps
 
 
+@dataclass(frozen=True, slots=True)
+class Edges:
+    """The edge adapters a test holds on to, to look at them afterwards."""
+
+    limiter: RateLimiter
+    cache: Cache | None
+    stats: Stats
+
+
 def compose_app(
     storage: Storage,
     edges: Edges,
@@ -187,7 +198,7 @@ def compose_app(
         else:
             optional["redis"] = redis_health
     return bootstrap.bootstrap(
-        settings=Settings(http=http_settings),
+        settings=Settings(http=http_settings, auth=AuthSettings(disabled=True)),
         storage=storage,
         cache=edges.cache,
         limiter=edges.limiter,

@@ -15,11 +15,12 @@ from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
-from domain.ports import Cache, Quota
-from entrypoints.app import Edges
+from domain.keys import Quota
+from domain.ports import Cache
 from entrypoints.stats import Stats
 from settings import HttpSettings, RateLimitSettings, RedisSettings
 from tests.distributed.support import (
+    Edges,
     compose_app,
 )
 from tests.servers import (

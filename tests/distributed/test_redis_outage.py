@@ -22,8 +22,8 @@ from adapters.redis.cache import RedisCache
 from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
 from adapters.redis.health import RedisHealth
 from adapters.redis.rate_limiter import RedisRateLimiter
-from domain.ports import CacheUnavailable, Quota
-from entrypoints.app import Edges
+from domain.keys import Quota
+from domain.ports import CacheUnavailable
 from entrypoints.stats import Stats
 from settings import (
     MEMORY_URL,
@@ -33,6 +33,7 @@ from settings import (
     Settings,
 )
 from tests.distributed.support import (
+    Edges,
     Http,
     Instance,
     Reply,
@@ -56,6 +57,7 @@ def instance(tmp_path: Path, redis_url: str, **env: str) -> Instance:
     settings = {
         "DATABASE_URL": MEMORY_URL,
         "REDIS_URL": redis_url,
+        "REDIS_KEY_PREFIX": "ema:",  # tests look at the keys themselves
         "REDIS_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
         **QUOTAS,
         **env,
@@ -328,6 +330,7 @@ def test_after_redis_returns_with_its_data_other_instances_soon_see_a_missed_wri
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
         "REDIS_URL": own_redis.url,
         "REDIS_BREAKER_COOLDOWN_SECONDS": COOLDOWN,
+        "AUTH_DISABLED": "1",
         **QUOTAS,
     }
     settings = Settings.from_env(env)

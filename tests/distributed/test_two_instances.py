@@ -42,7 +42,12 @@ def start_pair(
 ) -> Iterator[tuple[Instance, Instance]]:
     shared_redis().close()  # skips (or fails) here when Redis does not answer
     empty_database(postgres_url)
-    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": servers.REDIS_URL, **env}
+    settings = {
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": servers.REDIS_URL,
+        "REDIS_KEY_PREFIX": "ema:",  # the tests below look at the keys themselves
+        **env,
+    }
     pair = (
         Instance(settings, directory / "a.log"),
         Instance(settings, directory / "b.log"),

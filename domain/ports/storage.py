@@ -1,15 +1,14 @@
-"""Ports: what the domain needs from the outside world, as Protocols."""
+"""The Storage port: units of work over the repositories, health, schema."""
 
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
+from domain.keys import ApiKey
 from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R
 
 
@@ -55,6 +54,28 @@ class ManagerRepository(Repository[Manager, ManagerFilter], Protocol):
     """Managers; delete raises ManagerHasEmployees if someone reports to one."""
 
 
+class ApiKeyRepository(Protocol):
+    """API keys, found by public prefix; add raises DuplicateKey on a taken name."""
+
+    def add(self, key: ApiKey) -> ApiKey:
+        """Store a new key; returns it with its assigned id."""
+
+    def by_prefix(self, prefix: str) -> ApiKey | None:
+        """The key with this public prefix, revoked or not."""
+
+    def by_name(self, name: str) -> ApiKey | None:
+        """The key with this name, revoked or not."""
+
+    def list(self) -> Sequence[ApiKey]:
+        """Every key, oldest first."""
+
+    def revoke(self, key_id: int, at: datetime) -> None:
+        """Mark the key revoked at `at` (kept, so its name stays taken)."""
+
+    def touch(self, key_id: int, at: datetime, unless_since: datetime) -> None:
+        """Set last_used_at to `at`, unless it is already at or after unless_since."""
+
+
 class UnitOfWork(Protocol):
     """One transaction: rolls back on exit unless commit() was called."""
 
@@ -63,6 +84,9 @@ class UnitOfWork(Protocol):
 
     @property
     def managers(self) -> ManagerRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -95,81 +119,3 @@ class Storage(UnitOfWorkFactory, HealthCheck, Protocol):
 
     def close(self) -> None:
         """Release every connection; the storage is not used afterwards."""
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """Current time, timezone-aware UTC."""
-
-
-Stamp = tuple[str, ...]
-
-
-class CacheUnavailable(Exception):
-    """The cache backend did not answer; callers bypass it."""
-
-
-class Cache(Protocol):
-    """A cache whose entries depend on generation tokens ("dependencies").
-
-    An entry is served only while every dependency still has the token it had
-    when the entry's value was read from the source of truth; invalidate()
-    gives each dependency a new token. Readers take the stamp before reading
-    the source and fill with it, so a fill racing a write can never be served
-    after that write's invalidation.
-    """
-
-    def read(self, key: str, dependencies: Sequence[str]) -> tuple[bytes | None, Stamp]:
-        """The valid entry or None, and the stamp to fill with on a miss."""
-
-    def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
-        """Store value under key, valid while the stamp's tokens are current."""
-
-    def invalidate(self, dependencies: Sequence[str]) -> None:
-        """Give each dependency a new token, invalidating entries that use it."""
-
-
-@dataclass(frozen=True, slots=True)
-class Quota:
-    limit: int
-    window_seconds: int
-
-
-@dataclass(frozen=True, slots=True)
-class RateDecision:
-    allowed: bool
-    limit: int
-    remaining: int
-    reset_seconds: int  # until the quota is whole again
-    retry_after_seconds: int  # until a request will be accepted (0 if allowed)
-
-    @classmethod
-    def from_window(
-        cls,
-        allowed: bool,
-        quota: Quota,
-        *,
-        count: int,
-        oldest: float,
-        newest: float,
-        now: float,
-    ) -> RateDecision:
-        """The decision's numbers from a sliding window's state (every limiter's)."""
-        window = quota.window_seconds
-        reset = max(0, _ceil(newest + window - now)) if count else 0
-        retry = 0 if allowed else max(1, _ceil(oldest + window - now))
-        return cls(allowed, quota.limit, max(0, quota.limit - count), reset, retry)
-
-
-def _ceil(seconds: float) -> int:
-    # Clock readings are floats: 60.00000000001 is float noise, not a 61st second.
-    return math.ceil(round(seconds, 6))
-
-
-class RateLimiterUnavailable(Exception):
-    """The limiter backend did not answer."""
-
-
-class RateLimiter(Protocol):
-    def hit(self, key: str, quota: Quota) -> RateDecision:
-        """Count one request for key against quota (atomically) and decide."""

@@ -1,0 +1,50 @@
+"""Ports: what the domain needs from the outside world, as Protocols.
+
+One module per port; everything is re-exported here.
+"""
+
+from domain.ports.cache import Cache, CacheUnavailable, Stamp
+from domain.ports.clock import Clock
+from domain.ports.idempotency import (
+    Claim,
+    ClaimState,
+    IdempotencyStore,
+    IdempotencyUnavailable,
+    StoredResponse,
+)
+from domain.ports.rate_limiter import RateDecision, RateLimiter, RateLimiterUnavailable
+from domain.ports.storage import (
+    ApiKeyRepository,
+    EmployeeRepository,
+    HealthCheck,
+    Lock,
+    ManagerRepository,
+    Repository,
+    Storage,
+    UnitOfWork,
+    UnitOfWorkFactory,
+)
+
+__all__ = [
+    "ApiKeyRepository",
+    "Cache",
+    "CacheUnavailable",
+    "Claim",
+    "ClaimState",
+    "Clock",
+    "EmployeeRepository",
+    "HealthCheck",
+    "IdempotencyStore",
+    "IdempotencyUnavailable",
+    "Lock",
+    "ManagerRepository",
+    "RateDecision",
+    "RateLimiter",
+    "RateLimiterUnavailable",
+    "Repository",
+    "Stamp",
+    "Storage",
+    "StoredResponse",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+]

@@ -1,0 +1,94 @@
+"""Who a request comes from (an API key, else its address) and what it may do."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any
+
+import falcon
+
+from domain.keys import ApiKey, Scope
+from domain.services import ApiKeyService
+from entrypoints.problems import Problem
+
+# Methods that only read; every other method needs the write scope.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_CHALLENGE = 'Bearer realm="employee-api"'
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    client: str  # whom the rate limit counts: "key:<id>" or "ip:<address>"
+    key: ApiKey | None = None
+    refusal: Problem | None = None  # why the credentials sent are not accepted
+
+
+class Authenticator:
+    """Identifies each request once (the result is kept on req.context).
+
+    keys=None means auth is off: every request is its client address."""
+
+    def __init__(
+        self,
+        keys: ApiKeyService | None,
+        client_address: Callable[[falcon.Request], str],
+    ) -> None:
+        self._keys = keys
+        self._client_address = client_address
+
+    @property
+    def enabled(self) -> bool:
+        return self._keys is not None
+
+    def identify(self, req: falcon.Request) -> Identity:
+        known: Identity | None = getattr(req.context, "identity", None)
+        if known is None:
+            known = req.context.identity = self._identify(req)
+        return known
+
+    def _identify(self, req: falcon.Request) -> Identity:
+        by_address = f"ip:{self._client_address(req)}"
+        if self._keys is None:
+            return Identity(by_address)
+        header = req.get_header("Authorization")
+        if header is None:
+            return Identity(by_address, refusal=_unauthorized("Send an API key."))
+        scheme, _, token = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            malformed = "Send the API key as: Bearer <key>."
+            return Identity(
+                by_address, refusal=_unauthorized(malformed, "invalid_request")
+            )
+        key = self._keys.authenticate(token.strip())
+        if key is None:
+            unknown = "The API key is unknown or revoked."
+            return Identity(by_address, refusal=_unauthorized(unknown, "invalid_token"))
+        return Identity(f"key:{key.id}", key)
+
+
+def _unauthorized(detail: str, error: str | None = None) -> Problem:
+    challenge = f'{_CHALLENGE}, error="{error}"' if error else _CHALLENGE
+    return Problem(401, detail, headers={"WWW-Authenticate": challenge})
+
+
+class Authorize:
+    """Middleware: a route that needs a key gets 401 without a valid one, and
+    403 when the key lacks the method's scope. Runs after the rate limiter, so
+    refused requests still count against their client's address."""
+
+    def __init__(self, authenticator: Authenticator, exempt: Collection[str]) -> None:
+        self._authenticator = authenticator
+        self._exempt = frozenset(exempt)
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any
+    ) -> None:
+        if not self._authenticator.enabled or req.uri_template in self._exempt:
+            return
+        identity = self._authenticator.identify(req)
+        if identity.refusal is not None:
+            raise identity.refusal
+        scope = Scope.READ if req.method in READ_METHODS else Scope.WRITE
+        if identity.key is None or not identity.key.allows(scope):
+            raise Problem(403, f"This API key lacks the {scope} scope.")
