@@ -55,7 +55,7 @@ def postgres_url() -> Iterator[str]:
 
 def empty_tables(db: pw.Database) -> None:
     db.connect(reuse_if_open=True)
-    db.execute_sql("TRUNCATE employee, manager RESTART IDENTITY")
+    db.execute_sql("TRUNCATE employee, manager, api_key RESTART IDENTITY")
     db.close()
 
 

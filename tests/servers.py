@@ -104,7 +104,7 @@ def empty_database(url: str) -> None:
     """Empty the tables of the PostgreSQL database at url; ids start at 1 again."""
     db: pw.Database = open_database(url)
     db.connect(reuse_if_open=True)
-    db.execute_sql("TRUNCATE employee, manager RESTART IDENTITY")
+    db.execute_sql("TRUNCATE employee, manager, api_key RESTART IDENTITY")
     db.close_all()
 
 

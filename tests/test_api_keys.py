@@ -1,0 +1,155 @@
+"""The API-key service on every store: tokens, verification, revocation, use."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from domain.errors import ApiKeyNotFound, DuplicateKey, ValidationFailed
+from domain.keys import Quota, Scope, token_digest
+from domain.ports import Storage
+from domain.services import ApiKeyService
+from tests.fakes import FakeClock, ManualClock
+
+SECRET = "s" * 40
+CACHE_SECONDS = 10.0
+BOTH = {Scope.READ, Scope.WRITE}
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def monotonic() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def keys(storage: Storage, clock: ManualClock, monotonic: FakeClock) -> ApiKeyService:
+    return service(storage, clock, monotonic)
+
+
+def service(
+    storage: Storage, clock: ManualClock, monotonic: FakeClock
+) -> ApiKeyService:
+    return ApiKeyService(
+        storage, clock, SECRET, cache_seconds=CACHE_SECONDS, monotonic=monotonic
+    )
+
+
+def test_a_token_has_256_random_bits_behind_a_public_prefix(
+    keys: ApiKeyService,
+) -> None:
+    key, token = keys.create("billing", BOTH, {})
+    assert re.fullmatch(r"ema_[0-9a-f]{8}_[A-Za-z0-9_-]{43}", token)
+    assert token.split("_")[1] == key.prefix
+    assert key.digest == token_digest(SECRET, token)
+    assert token not in key.digest
+
+
+def test_the_token_is_recognised_and_nothing_else(keys: ApiKeyService) -> None:
+    key, token = keys.create("billing", BOTH, {"employees": Quota(1000, 60)})
+    found = keys.authenticate(token)
+    assert found is not None
+    assert (found.id, found.quotas) == (key.id, {"employees": Quota(1000, 60)})
+    tampered = token[:-1] + ("A" if token[-1] != "A" else "B")
+    assert keys.authenticate(tampered) is None
+    assert keys.authenticate("ema_00000000_" + "x" * 43) is None
+    assert keys.authenticate("not a token") is None
+
+
+def test_the_same_token_under_another_secret_is_unknown(
+    storage: Storage, clock: ManualClock, monotonic: FakeClock
+) -> None:
+    _, token = service(storage, clock, monotonic).create("billing", BOTH, {})
+    other = ApiKeyService(storage, clock, "t" * 40, monotonic=monotonic)
+    assert other.authenticate(token) is None
+
+
+def test_a_revoked_key_is_refused_at_once_where_it_was_revoked(
+    keys: ApiKeyService,
+) -> None:
+    _, token = keys.create("billing", BOTH, {})
+    assert keys.authenticate(token) is not None
+    revoked = keys.revoke("billing")
+    assert revoked.revoked_at is not None
+    assert keys.authenticate(token) is None
+
+
+def test_another_process_refuses_a_revoked_key_once_its_memory_lapses(
+    storage: Storage, clock: ManualClock, monotonic: FakeClock
+) -> None:
+    here, there = (service(storage, clock, monotonic) for _ in range(2))
+    key, token = here.create("billing", BOTH, {})
+    assert there.authenticate(token) is not None  # now remembered there
+    here.revoke(key.prefix)
+    monotonic.advance(CACHE_SECONDS - 0.5)
+    assert there.authenticate(token) is not None  # within the stated delay
+    monotonic.advance(1)
+    assert there.authenticate(token) is None
+
+
+def test_last_use_is_written_at_most_once_a_minute(
+    keys: ApiKeyService, clock: ManualClock, monotonic: FakeClock
+) -> None:
+    _, token = keys.create("billing", BOTH, {})
+    first = clock.current
+    keys.authenticate(token)
+
+    def last_used() -> object:
+        (listed,) = keys.list()
+        return listed.last_used_at
+
+    assert last_used() == first
+    for _ in range(5):
+        clock.advance(10)
+        monotonic.advance(CACHE_SECONDS + 1)  # asks the database every time
+        keys.authenticate(token)
+    assert last_used() == first  # 50 s later: not written again
+    clock.advance(15)
+    keys.authenticate(token)
+    assert last_used() == clock.current
+
+
+@pytest.mark.parametrize(
+    ("name", "scopes", "field"),
+    [
+        ("", BOTH, "name"),
+        ("x" * 101, BOTH, "name"),
+        ("o\nk", BOTH, "name"),
+        ("ok", set(), "scopes"),
+    ],
+)
+def test_bad_names_and_empty_scopes_are_refused(
+    keys: ApiKeyService, name: str, scopes: set[Scope], field: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        keys.create(name, scopes, {})
+    assert [e.field for e in refused.value.errors] == [field]
+    assert keys.list() == []
+
+
+def test_a_taken_name_is_refused(keys: ApiKeyService) -> None:
+    keys.create("billing", BOTH, {})
+    with pytest.raises(DuplicateKey):
+        keys.create("billing", {Scope.READ}, {})
+    assert len(keys.list()) == 1
+
+
+def test_revoking_an_unknown_key_says_so(keys: ApiKeyService) -> None:
+    with pytest.raises(ApiKeyNotFound):
+        keys.revoke("nobody")
+
+
+def test_revoking_twice_keeps_the_first_time(
+    keys: ApiKeyService, clock: ManualClock
+) -> None:
+    keys.create("billing", BOTH, {})
+    first = keys.revoke("billing").revoked_at
+    clock.advance(60)
+    assert keys.revoke("billing").revoked_at == first
+    assert first is not None and first + timedelta(seconds=60) == clock.current
