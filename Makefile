@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate test lint fmt clean
+.PHONY: run migrate key test lint fmt clean
+# `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
+# once for this checkout and kept in .secret_key (never committed).
+SECRET_FILE := .secret_key
+WITH_SECRET = SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_FILE))}"
+NAME ?= local
+SCOPES ?= read,write
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,8 +18,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## migrate, then serve on http://127.0.0.1:8000 (SQLite by default)
-	$(BIN)/employee-api serve
+$(SECRET_FILE):
+	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
+
+run: $(STAMP) $(SECRET_FILE)  ## migrate, then serve on http://127.0.0.1:8000 (SQLite)
+	$(WITH_SECRET) $(BIN)/employee-api serve
+
+key: $(STAMP) $(SECRET_FILE)  ## make key NAME=you [SCOPES=read]: prints a token once
+	$(WITH_SECRET) LOG_LEVEL=warning $(BIN)/employee-api migrate > /dev/null
+	$(WITH_SECRET) $(BIN)/employee-api keys create --name "$(NAME)" --scopes "$(SCOPES)"
 
 migrate: $(STAMP)
 	$(BIN)/employee-api migrate

@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any
 
 from domain.errors import DomainError, StorageUnavailable
 from domain.keys import ApiKey, Quota, Scope
@@ -70,20 +70,14 @@ def create_key(args: argparse.Namespace, keys: ApiKeyService) -> int:
     return 0
 
 
-def list_keys(
-    args: argparse.Namespace, keys: ApiKeyService, out: TextIO = sys.stdout
-) -> int:
+def list_keys(args: argparse.Namespace, keys: ApiKeyService) -> int:
     header = ("NAME", "PREFIX", "SCOPES", "QUOTAS", "CREATED", "LAST USED", "REVOKED")
     rows: list[tuple[str, ...]] = [header]
     rows += [_row(key) for key in keys.list()]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print(
-            "  ".join(
-                cell.ljust(w) for cell, w in zip(row, widths, strict=True)
-            ).rstrip(),
-            file=out,
-        )
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
     return 0
 
 

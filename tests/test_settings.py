@@ -146,6 +146,9 @@ def test_values_are_parsed_into_their_settings() -> None:
         ("LOG_LEVEL", "verbose"),
         ("GUNICORN_CONTROL_SOCKET", "2"),
         ("MIGRATE_ON_START", "sometimes"),
+        ("AUTH_DISABLED", "perhaps"),
+        ("AUTH_CACHE_SECONDS", "301"),
+        ("REDIS_KEY_PREFIX", "has space"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
@@ -156,6 +159,47 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
     message = str(refused.value)
     assert message.startswith(f"{name}={value!r}: must ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "shown"),
+    [
+        ("DATABASE_URL", "mysql://app:hunter2@db/x", "'mysql://app:***@db/x'"),
+        ("REDIS_URL", "http://:hunter2@cache:6379/0", "'http://:***@cache:6379/0'"),
+        ("SECRET_KEY", "hunter2-is-too-short", "<hidden>"),
+    ],
+)
+def test_a_refused_value_never_shows_a_password_or_the_secret(
+    name: str, value: str, shown: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: value})
+    assert str(refused.value).startswith(f"{name}={shown}: must ")
+    assert "hunter2" not in str(refused.value)
+
+
+def test_secrets_stay_out_of_the_settings_repr() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://app:hunter2@db/x",
+            "REDIS_URL": "redis://:hunter2@cache:6379/0",
+            "SECRET_KEY": "hunter2" * 6,
+        }
+    )
+    assert "hunter2" not in repr(settings)
+
+
+def test_redis_key_prefixes_differ_per_database_and_can_be_set() -> None:
+    def prefix(**env: str) -> str:
+        redis = Settings.from_env({"REDIS_URL": "redis://r:6379/0", **env}).redis
+        assert redis is not None
+        return redis.key_prefix
+
+    one = prefix(DATABASE_URL="postgresql://app:a@db/one")
+    assert one == prefix(DATABASE_URL="postgresql://app:b@db/one")  # password aside
+    assert one != prefix(DATABASE_URL="postgresql://app:a@db/two")
+    assert prefix(DATABASE_URL=MEMORY_URL) != prefix(DATABASE_URL=MEMORY_URL)
+    assert prefix(REDIS_KEY_PREFIX="prod-eu:") == "prod-eu:"
 
 
 def test_several_workers_without_redis_are_refused() -> None:
