@@ -27,15 +27,10 @@ from domain.ports import (
     RateLimiter,
     Storage,
 )
-from domain.services import (
-    ApiKeyService,
-    EmployeeService,
-    ManagerService,
-    TeamService,
-)
+from domain.services import ApiKeyService, EmployeeService, ManagerService, TeamService
 from entrypoints.app import Edges, Health, Services, WsgiApp, create_app
 from entrypoints.lifecycle import Draining, drain_on_sigterm
-from entrypoints.stats import Stats
+from entrypoints.metrics import Metrics
 from settings import MEMORY_URL, Settings
 
 
@@ -97,11 +92,11 @@ def bootstrap(
     idempotency: IdempotencyStore | None = None,
     health: Health | None = None,
     draining: Draining | None = None,
-    stats: Stats | None = None,
+    metrics: Metrics | None = None,
 ) -> WsgiApp:
     """The app with every dependency overridable; defaults are built here, now.
 
-    Pass stats to read the app's counters (cache hits and misses, rejections).
+    Pass metrics to read the app's counters (cache hits and misses, rejections).
     """
     settings = settings or Settings()
     storage = storage or open_storage(settings)
@@ -123,7 +118,13 @@ def bootstrap(
     )
     health = health or _health(storage, optional, settings, draining or Draining())
     keys = None if settings.auth.disabled else key_service(settings, storage, clock)
-    edges = Edges(limiter, idempotency, keys, cache, stats or Stats())
+    edges = Edges(
+        limiter,
+        idempotency,
+        keys,
+        cache,
+        metrics or Metrics(settings.server.metrics_dir),
+    )
     return create_app(services, health, edges, settings.http)
 
 

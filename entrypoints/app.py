@@ -24,7 +24,9 @@ from entrypoints.client_ip import ClientAddress
 from entrypoints.converters import IdConverter
 from entrypoints.idempotency import Idempotency
 from entrypoints.lifecycle import Draining
+from entrypoints.logs import RequestLog
 from entrypoints.media import MsgspecJSONHandler
+from entrypoints.metrics import Metrics, MetricsResource, RequestMetrics
 from entrypoints.middleware import RequestId, SecurityHeaders
 from entrypoints.pages import parse_id_filter, parse_text_filter
 from entrypoints.problems import (
@@ -37,7 +39,6 @@ from entrypoints.resources.health import LiveResource, ReadyResource
 from entrypoints.resources.records import RecordResource, RecordSchema
 from entrypoints.resources.teams import TeamResource
 from entrypoints.response_cache import ResponseCache, employee_key, manager_key
-from entrypoints.stats import Stats
 from settings import HttpSettings
 
 log = logging.getLogger(__name__)
@@ -84,17 +85,17 @@ class Services:
 @dataclass(frozen=True, slots=True)
 class Edges:
     """What the HTTP edge uses besides the services: the limiter, the cache,
-    idempotency records, API keys (None: auth is off), and its stats."""
+    idempotency records, API keys (None: auth is off), and its metrics."""
 
     limiter: RateLimiter
     idempotency: IdempotencyStore
     keys: ApiKeyService | None
     cache: Cache | None = None
-    stats: Stats = field(default_factory=Stats)
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 # Open without a key, as the contract says.
-EXEMPT_ROUTES = ("/health/live", "/health/ready")
+EXEMPT_ROUTES = ("/health/live", "/health/ready", "/metrics")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,22 +114,26 @@ def create_app(
             "AUTH_DISABLED=1: every request is served without an API key and "
             "identified by its address only; never run production like this"
         )
-    authenticator = Authenticator(edges.keys, ClientAddress(settings.trusted_proxies))
+    client_address = ClientAddress(settings.trusted_proxies)
+    authenticator = Authenticator(edges.keys, client_address)
     identify = authenticator.identify
     idempotency = Idempotency(edges.idempotency, identify)
     middleware: list[Any] = [
+        RequestLog(client_address),  # after the metrics, which time the request
+        RequestMetrics(edges.metrics),
         RequestId(),
         SecurityHeaders(EXEMPT_ROUTES),
         # The contract's order: identify, count (refused requests included),
         # then refuse what needs a key; idempotency records last, on the way out.
-        RateLimit(edges.limiter, settings.rate_limits, identify, edges.stats),
+        RateLimit(edges.limiter, settings.rate_limits, identify, edges.metrics),
         Authorize(authenticator, EXEMPT_ROUTES),
         idempotency,
     ]
     app = falcon.App(middleware=middleware)
     _configure_media(app)
     app.router_options.converters["id"] = IdConverter
-    edge = _Edge(ResponseCache(edges.cache, edges.stats), idempotency, settings)
+    cache = ResponseCache(edges.cache, edges.metrics)
+    edge = _Edge(cache, idempotency, settings, edges.metrics)
     _add_routes(app, services, health, edge)
     return app
 
@@ -138,6 +143,7 @@ class _Edge:
     cache: ResponseCache
     idempotency: Idempotency
     settings: HttpSettings
+    metrics: Metrics
 
 
 def _configure_media(app: WsgiApp) -> None:
@@ -168,6 +174,7 @@ def _add_routes(app: WsgiApp, services: Services, health: Health, edge: _Edge) -
     app.add_route(
         "/v1/managers/{manager_id:id}/employees/{employee_id:id}", team, suffix="member"
     )
+    app.add_route("/metrics", MetricsResource(edge.metrics))
     app.add_route("/health/live", LiveResource())
     app.add_route(
         "/health/ready",

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from entrypoints.logs import logging_config
 from settings import Settings, SettingsError
 
 try:
@@ -21,10 +28,41 @@ keepalive = _server.keepalive
 # Bound request line and headers: the server refuses oversized ones itself.
 limit_request_line = 8190
 limit_request_fields = 100
+# The app logs one line per request itself; gunicorn's access log is optional.
 accesslog = _server.access_log
-# The request id ties an access-log line to the client's report and our logs.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s "%(a)s"'
 errorlog = "-"
 loglevel = _server.log_level
+logconfig_dict = logging_config(_server.log_level, _server.log_format)
 # The control socket lands under $HOME; containers and CI do not want it.
 control_socket_disable = not _server.control_socket
+
+
+_made_metrics_dir: list[Path] = []
+
+
+def on_starting(server: Any) -> None:
+    """A fresh, empty metrics directory for this start, before any worker forks:
+    prometheus-client's multiprocess mode takes its name from the environment.
+    (Nothing in this process may import prometheus_client before this runs:
+    the workers it forks would inherit its single-process mode.)"""
+    if _server.metrics_dir:
+        directory = Path(_server.metrics_dir)
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="employee-api-metrics-"))
+        _made_metrics_dir.append(directory)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's gauges stop counting; its counters stay in the totals."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server: Any) -> None:
+    for directory in _made_metrics_dir:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -12,8 +12,8 @@ import falcon
 from domain.keys import Quota
 from domain.ports import RateDecision, RateLimiter, RateLimiterUnavailable
 from entrypoints.auth import Identity
+from entrypoints.metrics import Metrics
 from entrypoints.problems import Problem, unavailable
-from entrypoints.stats import Stats
 from settings import RateLimitSettings
 
 log = logging.getLogger(__name__)
@@ -43,12 +43,12 @@ class RateLimit:
         limiter: RateLimiter,
         settings: RateLimitSettings,
         identify: Callable[[falcon.Request], Identity],
-        stats: Stats,
+        metrics: Metrics,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
         self._identify = identify
-        self._stats = stats
+        self._stats = metrics
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: Any

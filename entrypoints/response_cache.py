@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 import msgspec
 
 from domain.ports import Cache, CacheUnavailable
-from entrypoints.stats import Stats
+from entrypoints.metrics import Metrics
 
 
 class CachedResponse(msgspec.Struct, array_like=True):
@@ -43,9 +43,9 @@ def query_key(prefix: str, *parts: object) -> str:
 
 
 class ResponseCache:
-    def __init__(self, cache: Cache | None, stats: Stats) -> None:
+    def __init__(self, cache: Cache | None, metrics: Metrics) -> None:
         self._cache = cache
-        self._stats = stats
+        self._stats = metrics
 
     def get(
         self, key: str, dependencies: Sequence[str], build: Callable[[], CachedResponse]

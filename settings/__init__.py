@@ -116,8 +116,10 @@ class ServerSettings:
     worker_timeout: int = 30
     graceful_timeout: int = 20
     keepalive: int = 5
-    access_log: str | None = "-"  # "-": standard output; None: no access log
+    access_log: str | None = None  # gunicorn's own; "-": standard output
     log_level: str = "info"
+    log_format: str = "text"  # or "json": one object a line
+    metrics_dir: str | None = None  # set for gunicorn's workers: multiprocess mode
     control_socket: bool = False
     migrate_on_start: bool = True
 
@@ -220,7 +222,7 @@ def _server(env: Environment, *, shared_state: bool) -> ServerSettings:
             f"WEB_CONCURRENCY={workers} needs REDIS_URL (or REDIS_HOST): without "
             "Redis run one worker, and use THREADS to scale"
         )
-    access_log = env.text("ACCESS_LOG", "-")
+    access_log = env.text("ACCESS_LOG", "")
     return ServerSettings(
         bind=env.parsed("BIND", "127.0.0.1:8000", bind_address),
         workers=workers,
@@ -230,6 +232,8 @@ def _server(env: Environment, *, shared_state: bool) -> ServerSettings:
         keepalive=env.integer("KEEPALIVE", 5, 0, 3600),
         access_log=access_log or None,
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
+        log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
+        metrics_dir=env.text("PROMETHEUS_MULTIPROC_DIR", "") or None,
         control_socket=env.flag("GUNICORN_CONTROL_SOCKET", False),
         migrate_on_start=env.flag("MIGRATE_ON_START", True),
     )

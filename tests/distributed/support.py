@@ -20,7 +20,7 @@ from typing import Any
 import bootstrap
 from domain.ports import Cache, HealthCheck, RateLimiter, Storage
 from entrypoints.app import Health, WsgiApp
-from entrypoints.stats import Stats
+from entrypoints.metrics import Metrics
 from settings import AuthSettings, HttpSettings, Settings, variable_names
 from tests.servers import free_port, poll
 
@@ -180,7 +180,7 @@ class Edges:
 
     limiter: RateLimiter
     cache: Cache | None
-    stats: Stats
+    stats: Metrics
 
 
 def compose_app(
@@ -202,6 +202,6 @@ def compose_app(
         storage=storage,
         cache=edges.cache,
         limiter=edges.limiter,
-        stats=edges.stats,
+        metrics=edges.stats,
         health=Health(required=required, optional=optional),
     )

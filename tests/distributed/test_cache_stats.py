@@ -1,7 +1,7 @@
 """Cache hits and misses (and rate-limit rejections) are counted where they happen.
 
-bootstrap() builds its own Stats and takes none, so these tests compose the app
-the way bootstrap does (support.compose_app) over a Stats object they hold.
+bootstrap() builds its own Metrics and takes none, so these tests compose the app
+the way bootstrap does (support.compose_app) over a Metrics object they hold.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
 from domain.keys import Quota
 from domain.ports import Cache
-from entrypoints.stats import Stats
+from entrypoints.metrics import Metrics
 from settings import HttpSettings, RateLimitSettings, RedisSettings
 from tests.distributed.support import (
     Edges,
@@ -33,18 +33,18 @@ GENEROUS = RateLimitSettings(
 
 
 @pytest.fixture
-def stats() -> Stats:
-    return Stats()
+def stats() -> Metrics:
+    return Metrics()
 
 
 @pytest.fixture
-def client(cache: Cache, stats: Stats) -> testing.TestClient:
+def client(cache: Cache, stats: Metrics) -> testing.TestClient:
     edges = Edges(MemoryRateLimiter(), cache, stats)
     app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=GENEROUS))
     return testing.TestClient(app)
 
 
-def counts(stats: Stats) -> tuple[int, int]:
+def counts(stats: Metrics) -> tuple[int, int]:
     return stats.get("cache", "hit"), stats.get("cache", "miss")
 
 
@@ -56,7 +56,7 @@ def created(client: testing.TestClient, path: str, body: dict[str, object]) -> i
 
 
 def test_a_first_read_is_a_miss_and_a_second_a_hit(
-    client: testing.TestClient, stats: Stats
+    client: testing.TestClient, stats: Metrics
 ) -> None:
     ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
     first = client.simulate_get(f"/v1/employees/{ada}")
@@ -68,7 +68,7 @@ def test_a_first_read_is_a_miss_and_a_second_a_hit(
 
 
 def test_a_write_turns_the_next_read_into_a_miss_that_sees_it(
-    client: testing.TestClient, stats: Stats
+    client: testing.TestClient, stats: Metrics
 ) -> None:
     ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
     client.simulate_get(f"/v1/employees/{ada}")
@@ -86,7 +86,7 @@ def test_a_write_turns_the_next_read_into_a_miss_that_sees_it(
     ["/v1/employees?department=R%26D", "/v1/managers", "/v1/managers/1/employees"],
 )
 def test_list_and_team_pages_are_counted_too(
-    client: testing.TestClient, stats: Stats, path: str
+    client: testing.TestClient, stats: Metrics, path: str
 ) -> None:
     created(client, "/v1/managers", {"name": "Grace", "email": "g@example.com"})
     for _ in range(3):
@@ -95,7 +95,7 @@ def test_list_and_team_pages_are_counted_too(
 
 
 def test_a_304_served_from_the_cache_counts_as_a_hit(
-    client: testing.TestClient, stats: Stats
+    client: testing.TestClient, stats: Metrics
 ) -> None:
     ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
     etag = client.simulate_get(f"/v1/employees/{ada}").headers["ETag"]
@@ -105,14 +105,14 @@ def test_a_304_served_from_the_cache_counts_as_a_hit(
 
 
 def test_a_missing_record_is_a_miss_every_time_and_never_cached(
-    client: testing.TestClient, stats: Stats
+    client: testing.TestClient, stats: Metrics
 ) -> None:
     for _ in range(3):
         assert client.simulate_get("/v1/employees/42").status_code == 404
     assert counts(stats) == (0, 3)
 
 
-def test_reads_with_the_cache_unreachable_count_as_misses(stats: Stats) -> None:
+def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> None:
     settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
     breaker: CircuitBreaker = redis_breaker(settings)
     cache = RedisCache(connect_redis(settings), breaker)
@@ -128,7 +128,7 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Stats) -> None:
     assert cache.epoch_bump_pending
 
 
-def test_rate_limit_rejections_are_counted_by_group(stats: Stats) -> None:
+def test_rate_limit_rejections_are_counted_by_group(stats: Metrics) -> None:
     quotas = RateLimitSettings({"employees": Quota(2, 60), "managers": Quota(1, 60)})
     edges = Edges(MemoryRateLimiter(), MemoryCache(), stats)
     app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=quotas))

@@ -24,7 +24,7 @@ from adapters.redis.health import RedisHealth
 from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.keys import Quota
 from domain.ports import CacheUnavailable
-from entrypoints.stats import Stats
+from entrypoints.metrics import Metrics
 from settings import (
     MEMORY_URL,
     HttpSettings,
@@ -238,7 +238,7 @@ class Composed:
         settings = RedisSettings(redis_url, breaker_cooldown_seconds=float(COOLDOWN))
         self.client = connect_redis(settings)
         self.breaker: CircuitBreaker = redis_breaker(settings)
-        self.stats = Stats()
+        self.stats = Metrics()
         quotas = {"employees": Quota(1000, 60), "managers": Quota(1000, 60)}
         edges = Edges(
             RedisRateLimiter(self.client, self.breaker),

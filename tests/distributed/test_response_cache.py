@@ -14,8 +14,8 @@ from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
 from domain.ports import Cache
+from entrypoints.metrics import Metrics
 from entrypoints.response_cache import CachedResponse, ResponseCache
-from entrypoints.stats import Stats
 from settings import RedisSettings, Settings
 from tests import servers
 from tests.servers import (
@@ -27,7 +27,7 @@ DEPS = ["employee:1", "employees"]
 
 @pytest.fixture
 def responses(cache: Cache) -> ResponseCache:
-    return ResponseCache(cache, Stats())
+    return ResponseCache(cache, Metrics())
 
 
 class Source:
@@ -81,7 +81,7 @@ def test_a_failed_write_still_invalidates_before_the_error_is_answered(
 
 
 def test_without_a_cache_every_read_is_built() -> None:
-    responses, source = ResponseCache(None, Stats()), Source(b"v1")
+    responses, source = ResponseCache(None, Metrics()), Source(b"v1")
     for _ in range(3):
         assert responses.get("employee:1", DEPS, source.build).body == b"v1"
     with responses.invalidating(DEPS):
@@ -92,7 +92,7 @@ def test_without_a_cache_every_read_is_built() -> None:
 def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> None:
     settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
     client = connect_redis(settings)
-    stats = Stats()
+    stats = Metrics()
     responses = ResponseCache(RedisCache(client, redis_breaker(settings)), stats)
     source = Source(b"v1")
     for _ in range(3):
@@ -111,7 +111,8 @@ def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
     settings = RedisSettings(servers.REDIS_URL)
     clients = [connect_redis(settings), connect_redis(settings)]
     a, b = (
-        ResponseCache(RedisCache(c, redis_breaker(settings)), Stats()) for c in clients
+        ResponseCache(RedisCache(c, redis_breaker(settings)), Metrics())
+        for c in clients
     )
     source = Source(b"v1")
     b.get("employee:1", DEPS, source.build)
@@ -125,7 +126,7 @@ def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
 
 def test_an_entry_this_build_cannot_read_is_a_miss_not_an_error() -> None:
     cache = MemoryCache()
-    responses = ResponseCache(cache, Stats())
+    responses = ResponseCache(cache, Metrics())
     _, stamp = cache.read("employee:1", DEPS)
     cache.fill("employee:1", b"\xc1 not msgpack", stamp)
     rebuilt = responses.get("employee:1", DEPS, lambda: CachedResponse(b"fresh"))
@@ -139,7 +140,7 @@ def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
     # Trips on the first outage-like failure, so any miscount shows.
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, threshold=1)
     cache = RedisCache(connect_redis(settings), breaker, ttl_seconds=0)  # EX 0: refused
-    responses = ResponseCache(cache, Stats())
+    responses = ResponseCache(cache, Metrics())
     for _ in range(10):
         assert responses.get("k", DEPS, lambda: CachedResponse(b"x")).body == b"x"
     assert not breaker.is_open  # the rate limiter shares it and stays on
