@@ -34,11 +34,11 @@ from entrypoints.metrics import Metrics
 from settings import MEMORY_URL, Settings
 
 
-def open_storage(settings: Settings) -> Storage:
+def open_storage(settings: Settings, observer: Metrics | None = None) -> Storage:
     """The configured store: in memory, SQLite or PostgreSQL."""
     if settings.database_url == MEMORY_URL:
         return MemoryStorage()
-    return SqlStorage(open_database(settings.database_url, settings.pool))
+    return SqlStorage(open_database(settings.database_url, settings.pool), observer)
 
 
 def migrate(settings: Settings) -> list[str]:
@@ -66,11 +66,11 @@ class _RedisParts:
     health: HealthCheck
 
 
-def _open_redis(settings: Settings) -> _RedisParts | None:
+def _open_redis(settings: Settings, metrics: Metrics) -> _RedisParts | None:
     if settings.redis is None:
         return None
     client = connect_redis(settings.redis)
-    breaker = redis_breaker(settings.redis)
+    breaker = redis_breaker(settings.redis, metrics)
     prefix = settings.redis.key_prefix
     return _RedisParts(
         cache=RedisCache(
@@ -99,9 +99,10 @@ def bootstrap(
     Pass metrics to read the app's counters (cache hits and misses, rejections).
     """
     settings = settings or Settings()
-    storage = storage or open_storage(settings)
+    metrics = metrics or Metrics(settings.server.metrics_dir)
+    storage = storage or open_storage(settings, metrics)
     clock = clock or SystemClock()
-    redis_parts = _open_redis(settings)
+    redis_parts = _open_redis(settings, metrics)
     optional: dict[str, HealthCheck] = {}
     if redis_parts is not None:
         cache = cache or redis_parts.cache
@@ -118,13 +119,7 @@ def bootstrap(
     )
     health = health or _health(storage, optional, settings, draining or Draining())
     keys = None if settings.auth.disabled else key_service(settings, storage, clock)
-    edges = Edges(
-        limiter,
-        idempotency,
-        keys,
-        cache,
-        metrics or Metrics(settings.server.metrics_dir),
-    )
+    edges = Edges(limiter, idempotency, keys, cache, metrics)
     return create_app(services, health, edges, settings.http)
 
 

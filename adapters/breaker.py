@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from adapters.observer import BackendObserver, NoObserver
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -27,10 +29,13 @@ class CircuitBreaker:
         name: str,
         failures: tuple[type[BaseException], ...],
         cooldown_seconds: float = 2.0,
+        *,
         threshold: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        observer: BackendObserver | None = None,
     ) -> None:
         self.name = name
+        self._observer = observer or NoObserver()
         self._failures = failures
         self._cooldown = cooldown_seconds
         self._threshold = threshold
@@ -66,12 +71,14 @@ class CircuitBreaker:
             self._retry_at = now + self._cooldown  # one probe per cooldown
 
     def _failed(self, exc: BaseException) -> None:
+        self._observer.backend_failed(self.name.lower())
         with self._lock:
             self._failed_in_a_row += 1
             self._retry_at = self._clock() + self._cooldown
             if self._open or self._failed_in_a_row < self._threshold:
                 return
             self._open = True
+        self._observer.breaker_changed(self.name.lower(), True)
         log.warning("%s unavailable (%s); degrading until it answers", self.name, exc)
 
     def _succeeded(self) -> None:
@@ -80,4 +87,5 @@ class CircuitBreaker:
             if not self._open:
                 return
             self._open = False
+        self._observer.breaker_changed(self.name.lower(), False)
         log.warning("%s answers again; resuming", self.name)

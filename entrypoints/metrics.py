@@ -71,6 +71,17 @@ class Metrics:
         else:
             self.rejections.labels(label).inc()
 
+    # The BackendObserver the adapters report to.
+    def backend_failed(self, backend: str) -> None:
+        self.backend_errors.labels(backend).inc()
+
+    def breaker_changed(self, backend: str, is_open: bool) -> None:
+        self.breaker_open.set(int(is_open))
+
+    def pool_changed(self, in_use: int, idle: int) -> None:
+        self.db_connections.labels("in_use").set(in_use)
+        self.db_connections.labels("idle").set(idle)
+
     def get(self, name: str, label: str) -> int:
         """A counter's current value in this process (for tests and checks)."""
         sample, key = {

@@ -13,6 +13,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters.breaker import CircuitBreaker
+from adapters.observer import BackendObserver
 from settings import RedisSettings
 
 # What means "Redis is not answering" (and trips the breaker). A command
@@ -33,8 +34,11 @@ def connect_redis(settings: RedisSettings) -> redis.Redis:
     )
 
 
-def redis_breaker(settings: RedisSettings) -> CircuitBreaker:
-    return CircuitBreaker("Redis", REDIS_FAILURES, settings.breaker_cooldown_seconds)
+def redis_breaker(
+    settings: RedisSettings, observer: BackendObserver | None = None
+) -> CircuitBreaker:
+    cooldown = settings.breaker_cooldown_seconds
+    return CircuitBreaker("Redis", REDIS_FAILURES, cooldown, observer=observer)
 
 
 def new_token() -> str:

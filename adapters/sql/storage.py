@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
+from adapters.observer import BackendObserver, NoObserver
 from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.database import is_postgres
 from adapters.sql.migrate import apply_migrations
@@ -39,6 +40,7 @@ def _pgcode(exc: BaseException | None) -> str | None:
 class SqlUnitOfWork:
     def __init__(self, factory: SqlStorage, write: bool) -> None:
         self._db = factory.db
+        self._observer = factory.observer
         self._write = write
         self._pooled = isinstance(self._db, PooledDatabase)
         self.employees = factory.employees
@@ -54,7 +56,7 @@ class SqlUnitOfWork:
                 self._db.begin(*(() if is_postgres(self._db) else ("IMMEDIATE",)))
         except _OUTAGE as exc:
             self._discard()
-            raise StorageUnavailable() from exc
+            raise self._unavailable() from exc
         return self
 
     def commit(self) -> None:
@@ -73,10 +75,10 @@ class SqlUnitOfWork:
             raise ConcurrentUpdate() from exc
         if code in _TIMED_OUT:
             self._end()
-            raise StorageUnavailable() from exc
+            raise self._unavailable() from exc
         if code in _READ_ONLY or isinstance(exc, _OUTAGE):
             self._discard()
-            raise StorageUnavailable() from exc
+            raise self._unavailable() from exc
         self._end(raise_outage=exc is None)
 
     def _end(self, raise_outage: bool = False) -> None:
@@ -86,12 +88,19 @@ class SqlUnitOfWork:
                 self._db.rollback()
             if self._pooled:
                 self._db.close()  # back to the pool
+                # peewee keeps no public count: its in-use map and idle heap.
+                pool: Any = self._db
+                self._observer.pool_changed(len(pool._in_use), len(pool._connections))
             # SQLite keeps one connection per thread open: reopening it would
             # cost a file open and four PRAGMAs per request.
         except _OUTAGE as close_exc:
             self._discard()
             if raise_outage:
-                raise StorageUnavailable() from close_exc
+                raise self._unavailable() from close_exc
+
+    def _unavailable(self) -> StorageUnavailable:
+        self._observer.backend_failed("database")
+        return StorageUnavailable()
 
     def _discard(self) -> None:
         """Drop a connection that failed instead of returning it to the pool."""
@@ -109,8 +118,11 @@ class SqlUnitOfWork:
 class SqlStorage:
     """Units of work over one peewee database (SQLite or PostgreSQL)."""
 
-    def __init__(self, db: pw.Database) -> None:
+    def __init__(
+        self, db: pw.Database, observer: BackendObserver | None = None
+    ) -> None:
         self.db = db
+        self.observer = observer or NoObserver()
         tables = bind_tables(db)
         postgres = is_postgres(db)
         self.employees = SqlEmployeeRepository(tables.employee, postgres)

@@ -1,0 +1,27 @@
+"""What adapters report about their backends, for whoever keeps the metrics."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class BackendObserver(Protocol):
+    def backend_failed(self, backend: str) -> None:
+        """A call to the backend ("database", "redis") failed."""
+
+    def breaker_changed(self, backend: str, is_open: bool) -> None:
+        """The backend's circuit breaker opened or closed."""
+
+    def pool_changed(self, in_use: int, idle: int) -> None:
+        """The database pool now holds this many connections."""
+
+
+class NoObserver:
+    def backend_failed(self, backend: str) -> None:
+        pass
+
+    def breaker_changed(self, backend: str, is_open: bool) -> None:
+        pass
+
+    def pool_changed(self, in_use: int, idle: int) -> None:
+        pass
