@@ -15,6 +15,7 @@ FROM python:3.11-slim
 # WEB_CONCURRENCY is left to the gunicorn config: 2 with Redis, 1 without.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    LOG_FORMAT=json \
     BIND=0.0.0.0:8000
 RUN useradd --system --uid 10001 --home-dir /app --create-home app
 COPY --from=build /opt/venv /opt/venv

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from collections.abc import Callable
 import bootstrap
 from domain.errors import DomainError
 from entrypoints.keys_cli import KeysCommand, add_commands, run_keys_command
+from entrypoints.logs import configure_logging
 from settings import Settings, SettingsError
 
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(level=settings.server.log_level.upper())
+        configure_logging(settings.server.log_level, settings.server.log_format)
         return int(args.run(args, settings))
     except SettingsError as exc:
         print(f"employee-api: {exc}", file=sys.stderr)

@@ -7,18 +7,32 @@ client by its key's public prefix or its address, never by a token.
 
 from __future__ import annotations
 
+import functools
 import logging
 import logging.config
+import re
 from collections.abc import Callable
 from typing import Any
 
 import falcon
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s %(message)s"
-_JSON = "%(asctime)s %(levelname)s %(name)s %(message)s"
-_RENAMED = {"asctime": "time", "levelname": "level", "name": "logger"}
+_JSON = "%(levelname)s %(name)s %(message)s"
+_RENAMED = {"levelname": "level", "name": "logger"}
 request_log = logging.getLogger("api.request")
 UNMATCHED = "(unmatched)"  # the route of a request that matched none
+_CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
+
+
+def route_of(req: falcon.Request) -> str:
+    """The template of the route that matched, as the contract writes it
+    (/v1/employees/{employee_id}, no converter), or UNMATCHED."""
+    return _route_label(req.uri_template) if req.uri_template else UNMATCHED
+
+
+@functools.lru_cache(maxsize=64)
+def _route_label(template: str) -> str:
+    return _CONVERTER.sub(r"{\1}", template)
 
 
 def logging_config(level: str, log_format: str) -> dict[str, Any]:
@@ -29,6 +43,7 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": _JSON,
             "rename_fields": _RENAMED,
+            "timestamp": "time",  # ISO 8601 in UTC, with microseconds
         }
     handler = {"class": "logging.StreamHandler", "formatter": "line"}
     quiet = {"level": "WARNING" if level != "debug" else "DEBUG"}
@@ -61,7 +76,7 @@ class RequestLog:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
     ) -> None:
-        route = req.uri_template or UNMATCHED
+        route = route_of(req)
         duration_ms = round(getattr(req.context, "duration_ms", 0.0), 3)
         status = resp.status_code
         request_log.info(

@@ -23,7 +23,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from entrypoints.logs import UNMATCHED
+from entrypoints.logs import route_of
 
 # Fine steps below 10 ms: a cached read takes well under one.
 BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
@@ -112,7 +112,7 @@ class RequestMetrics:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
     ) -> None:
-        route = req.uri_template or UNMATCHED
+        route = route_of(req)
         method = req.method if req.method in METHODS else "OTHER"
         elapsed = time.perf_counter() - req.context.started
         req.context.duration_ms = elapsed * 1000

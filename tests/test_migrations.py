@@ -5,6 +5,7 @@ Each run is a real process, as when several containers start together.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -117,3 +118,33 @@ def test_migrating_an_up_to_date_database_again_changes_nothing(tmp_path: Path) 
         assert_applied_once(first, db)
     finally:
         db.close()
+
+
+def migrate_logs(tmp_path: Path, level: str) -> list[str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / f'{level}.sqlite3'}",
+        "LOG_LEVEL": level,
+        "LOG_FORMAT": "json",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "migrate"],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line)["message"] for line in done.stderr.splitlines()]
+
+
+def test_migrations_log_one_line_each_and_their_sql_only_when_debugging(
+    tmp_path: Path,
+) -> None:
+    assert migrate_logs(tmp_path, "info") == [
+        'Migrate "001_initial"',
+        'Migrate "002_api_keys"',
+    ]
+    debugging = "\n".join(migrate_logs(tmp_path, "debug"))
+    assert "CREATE TABLE" in debugging and "Starting migrations" in debugging

@@ -15,6 +15,19 @@ from adapters.sql.database import is_postgres
 
 log = logging.getLogger(__name__)
 
+
+class _OneLinePerMigration(logging.Filter):
+    """peewee-migrate says "Starting", "Migrate X" and "Done X": keep one line
+    per migration (and "nothing to migrate") unless debugging."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        chatter = record.msg in ("Starting migrations", "Done %s")
+        return not chatter or log.isEnabledFor(logging.DEBUG)
+
+
+_steps = logging.getLogger(f"{__name__}.steps")
+_steps.addFilter(_OneLinePerMigration())
+
 # Any constant works; it only has to be the same in every process.
 _ADVISORY_LOCK_KEY = 0x656D706C6F796565  # "employee"
 
@@ -22,7 +35,7 @@ _ADVISORY_LOCK_KEY = 0x656D706C6F796565  # "employee"
 def apply_migrations(db: pw.Database, directory: Path) -> list[str]:
     """Run every pending migration; returns the names applied (often none)."""
     with _exclusive(db):
-        router = Router(db, migrate_dir=directory, logger=log)
+        router = Router(db, migrate_dir=directory, logger=_steps)
         return list(router.run())
 
 
