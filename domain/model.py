@@ -118,7 +118,8 @@ def _name_errors(name: str) -> list[FieldError]:
 
 
 def _has_space_or_control(text: str) -> bool:
-    return any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in text)
+    # The same control characters as every other text field refuses.
+    return any(ch.isspace() for ch in text) or has_control_characters(text)
 
 
 def email_problem(email: str) -> str | None:

@@ -28,6 +28,7 @@ from entrypoints.logs import RequestLog
 from entrypoints.media import MsgspecJSONHandler
 from entrypoints.metrics import Metrics, MetricsResource, RequestMetrics
 from entrypoints.middleware import RequestId, SecurityHeaders
+from entrypoints.openapi import openapi_document
 from entrypoints.pages import parse_id_filter, parse_text_filter
 from entrypoints.problems import (
     handle_domain_error,
@@ -35,6 +36,11 @@ from entrypoints.problems import (
     serialize_problem,
 )
 from entrypoints.rate_limit import RateLimit
+from entrypoints.resources.docs import (
+    DocsResource,
+    OpenApiResource,
+    swagger_ui_assets,
+)
 from entrypoints.resources.health import LiveResource, ReadyResource
 from entrypoints.resources.records import RecordResource, RecordSchema
 from entrypoints.resources.teams import TeamResource
@@ -95,7 +101,8 @@ class Edges:
 
 
 # Open without a key, as the contract says.
-EXEMPT_ROUTES = ("/health/live", "/health/ready", "/metrics")
+EXEMPT_ROUTES = ("/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs")
+VERSION = "0.1.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +182,13 @@ def _add_routes(app: WsgiApp, services: Services, health: Health, edge: _Edge) -
         "/v1/managers/{manager_id:id}/employees/{employee_id:id}", team, suffix="member"
     )
     app.add_route("/metrics", MetricsResource(edge.metrics))
+    openapi = OpenApiResource()
+    app.add_route("/openapi.json", openapi)
+    app.add_route("/docs", DocsResource())
+    app.add_static_route("/docs/static", str(swagger_ui_assets()))
     app.add_route("/health/live", LiveResource())
     app.add_route(
         "/health/ready",
         ReadyResource(health.required, health.optional, health.draining),
     )
+    openapi.publish(openapi_document(app, VERSION))  # every route is in by now

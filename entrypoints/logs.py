@@ -27,11 +27,12 @@ _CONVERTER = re.compile(r"\{(\w+):[^}]*\}")
 def route_of(req: falcon.Request) -> str:
     """The template of the route that matched, as the contract writes it
     (/v1/employees/{employee_id}, no converter), or UNMATCHED."""
-    return _route_label(req.uri_template) if req.uri_template else UNMATCHED
+    return route_label(req.uri_template) if req.uri_template else UNMATCHED
 
 
 @functools.lru_cache(maxsize=64)
-def _route_label(template: str) -> str:
+def route_label(template: str) -> str:
+    """/v1/employees/{employee_id:id} as /v1/employees/{employee_id}."""
     return _CONVERTER.sub(r"{\1}", template)
 
 

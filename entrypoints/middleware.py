@@ -39,3 +39,15 @@ class SecurityHeaders:
         resp.set_header("X-Content-Type-Options", "nosniff")
         if req.uri_template not in self._exempt:
             resp.set_header("Cache-Control", "no-store")
+        if req.method == "OPTIONS" and resp.status_code == 200:
+            _answer_options(resp)
+
+
+def _answer_options(resp: falcon.Response) -> None:
+    """Falcon's default OPTIONS answer is a 200 with a JSON type and no body,
+    and an Allow without OPTIONS: make it a plain 204 that lists OPTIONS."""
+    resp.status = 204
+    resp.content_type = None
+    allowed = resp.get_header("Allow")
+    if allowed is not None and "OPTIONS" not in allowed:
+        resp.set_header("Allow", f"{allowed}, OPTIONS")

@@ -22,6 +22,7 @@ from entrypoints.response_cache import CachedResponse
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 MAX_FILTER_LENGTH = 254
+MAX_CURSOR_LENGTH = 64  # ours are about 30: bounds the request line too
 _CURSOR_PREFIX = b"c1:"  # lets the format change without misreading old cursors
 
 
@@ -39,6 +40,8 @@ def encode_cursor(last_id: int) -> str:
 
 def decode_cursor(cursor: str) -> int | None:
     """The id the page starts after, or None when the cursor is malformed."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError):

@@ -66,12 +66,21 @@ def unavailable(detail: str | None = None) -> Problem:
     return Problem(503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
 
 
-class _ProblemBody(msgspec.Struct, omit_defaults=True):
+class FieldProblem(msgspec.Struct):
+    """One offending field or query parameter, by its JSON or query name."""
+
+    field: str
+    message: str
+
+
+class ProblemBody(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details; `errors` only for validation failures."""
+
     type: str
     title: str
     status: int
     detail: str | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldProblem] | None = None
 
 
 def serialize_problem(
@@ -79,12 +88,12 @@ def serialize_problem(
 ) -> None:
     status = exc.status_code
     field_errors = getattr(exc, "field_errors", None)
-    body = _ProblemBody(
+    body = ProblemBody(
         type="about:blank",
         title=TITLES.get(status, exc.title or "Error"),
         status=status,
         detail=exc.description or DEFAULT_DETAILS.get(status),
-        errors=[{"field": e.field, "message": e.message} for e in field_errors]
+        errors=[FieldProblem(e.field, e.message) for e in field_errors]
         if field_errors
         else None,
     )

@@ -26,11 +26,18 @@ from domain.model import (
 )
 from entrypoints.problems import invalid
 
+# The domain's rule, for the document only (extra_json_schema is not checked
+# while decoding): control characters are Unicode Cc. (Lone surrogates are
+# refused too, but a pattern cannot name them portably.)
+_CONTROL = "\\x00-\\x1f\\x7f-\\x9f"
+NO_CONTROL_PATTERN = f"^[^{_CONTROL}]*$"
+_EMAIL_PART = f"[^@\\s{_CONTROL}"
 Name = Annotated[
     str,
     Meta(
         description=f"Trimmed of surrounding whitespace; 1-{NAME_MAX} characters "
-        "after trimming; no control characters."
+        "after trimming; no control characters (Unicode Cc, lone surrogates).",
+        extra_json_schema={"pattern": f"^\\s*[^\\s{_CONTROL}][^{_CONTROL}]*$"},
     ),
 ]
 Email = Annotated[
@@ -38,11 +45,23 @@ Email = Annotated[
     Meta(
         max_length=EMAIL_MAX,
         description="One @, a non-empty local part, a domain with at least one dot "
-        "and no empty labels, no whitespace or control characters. Unique "
-        "case-insensitively; stored and returned lower-cased.",
+        "and no empty labels, no whitespace or control characters (as in every "
+        "text field: Unicode Cc and lone surrogates; format, private-use and "
+        "unassigned characters are allowed). Unique case-insensitively; stored "
+        "and returned lower-cased.",
+        extra_json_schema={
+            "pattern": f"^{_EMAIL_PART}]+@{_EMAIL_PART}.]+(\\.{_EMAIL_PART}.]+)+$"
+        },
     ),
 ]
-Text = Annotated[str, Meta(max_length=TEXT_MAX, description="No control characters.")]
+Text = Annotated[
+    str,
+    Meta(
+        max_length=TEXT_MAX,
+        description="No control characters (Unicode Cc, lone surrogates).",
+        extra_json_schema={"pattern": NO_CONTROL_PATTERN},
+    ),
+]
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
 
 

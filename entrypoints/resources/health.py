@@ -12,7 +12,9 @@ from entrypoints.lifecycle import Draining
 from entrypoints.problems import unavailable
 
 
-class Status(Struct):
+class Status(Struct, omit_defaults=True):
+    """ "ok"; readiness adds each backend's state ("ok" or "degraded")."""
+
     status: str
     checks: dict[str, str] | None = None
 

@@ -1,0 +1,101 @@
+"""/openapi.json is a valid OpenAPI 3.1 document of exactly the routes served,
+and /docs renders it from assets the service serves itself."""
+
+from __future__ import annotations
+
+import re
+
+import falcon.inspect
+import pytest
+from falcon import testing
+from openapi_spec_validator import validate
+
+import bootstrap
+from adapters.memory.storage import MemoryStorage
+from entrypoints.logs import route_label
+from settings import AuthSettings, Settings
+
+SECRET = "o" * 40
+
+
+@pytest.fixture
+def app() -> falcon.App:  # type: ignore[type-arg]
+    settings = Settings(database_url="memory://", auth=AuthSettings(secret_key=SECRET))
+    return bootstrap.bootstrap(settings=settings, storage=MemoryStorage())
+
+
+@pytest.fixture
+def client(app: falcon.App) -> testing.TestClient:  # type: ignore[type-arg]
+    return testing.TestClient(app)
+
+
+def test_the_document_is_valid_openapi_3_1_and_needs_no_key(
+    client: testing.TestClient,
+) -> None:
+    resp = client.simulate_get("/openapi.json")
+    assert resp.status_code == 200
+    assert resp.json["openapi"] == "3.1.0"
+    validate(resp.json)
+
+
+def test_every_served_route_and_method_is_documented_and_nothing_else(
+    app: falcon.App,
+    client: testing.TestClient,  # type: ignore[type-arg]
+) -> None:
+    served = {
+        (route_label(route.path), method.method.lower())
+        for route in falcon.inspect.inspect_routes(app)
+        for method in route.methods
+        if not method.internal
+    }
+    paths = client.simulate_get("/openapi.json").json["paths"]
+    documented = {(path, method) for path, ops in paths.items() for method in ops}
+    assert documented == served
+    assert ("/v1/employees/{employee_id}", "patch") in documented
+
+
+def test_keyed_operations_say_their_scope_and_their_errors(
+    client: testing.TestClient,
+) -> None:
+    paths = client.simulate_get("/openapi.json").json["paths"]
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            if not path.startswith("/v1"):
+                assert operation["security"] == []
+                continue
+            scope = "read" if method in ("get", "head") else "write"
+            assert operation["x-required-scope"] == scope
+            assert {"401", "403", "429"} <= set(operation["responses"])
+            headers = operation["responses"]["401"]["headers"]
+            assert "WWW-Authenticate" in headers and "RateLimit-Remaining" in headers
+    post = paths["/v1/employees"]["post"]
+    assert post["parameters"][0] == {"$ref": "#/components/parameters/Idempotency-Key"}
+    patch = paths["/v1/managers/{manager_id}"]["patch"]["requestBody"]["content"]
+    assert set(patch) == {"application/json", "application/merge-patch+json"}
+
+
+def test_the_choices_the_contract_leaves_open_are_written_down(
+    client: testing.TestClient,
+) -> None:
+    description = client.simulate_get("/openapi.json").json["info"]["description"]
+    for words in ("Unknown or repeated query parameters", "429 rather than 401",
+                  "`OPTIONS` needs the `read` scope", "weakly"):  # fmt: skip
+        assert words in description
+
+
+def test_docs_render_from_assets_of_our_own(client: testing.TestClient) -> None:
+    page = client.simulate_get("/docs")
+    assert page.status_code == 200
+    assert page.headers["Content-Type"].startswith("text/html")
+    sources = re.findall(r'(?:src|href|url)[=:]\s*"([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources
+    for source in sources:
+        assert client.simulate_get(source).status_code == 200, source
+
+
+def test_options_is_a_plain_204_that_lists_itself(client: testing.TestClient) -> None:
+    resp = client.simulate_options("/health/live")
+    assert resp.status_code == 204
+    assert resp.content == b""
+    assert "Content-Type" not in resp.headers
+    assert resp.headers["Allow"].split(", ")[-1] == "OPTIONS"
