@@ -47,6 +47,7 @@ Operations = dict[tuple[str, str], Operation]
 
 def _record(kind: str, out: type, body: type, patch: type) -> Operations:
     employee = kind == "employee"
+    a_kind = f"an {kind}" if employee else f"a {kind}"
     collection, item = (EMPLOYEES, EMPLOYEE) if employee else (MANAGERS, MANAGER)
     filters = ("manager_id", "department", "q") if employee else ("department", "q")
     page = schemas.EmployeePage if employee else schemas.ManagerPage
@@ -62,33 +63,33 @@ def _record(kind: str, out: type, body: type, patch: type) -> Operations:
             headers_out=("Link",), errors=(422,),
         ),
         (collection, "POST"): Operation(
-            f"Create a {kind}", 201, out, request=body,
+            f"Create {a_kind}", 201, out, request=body,
             headers_in=("Idempotency-Key",),
             headers_out=("Location", "ETag", "Idempotent-Replayed"),
             errors=post_errors,
         ),
         (item, "GET"): Operation(
-            f"Read a {kind}", 200, out, headers_in=("If-None-Match",),
+            f"Read {a_kind}", 200, out, headers_in=("If-None-Match",),
             headers_out=("ETag",), errors=(304, 404),
         ),
         (item, "HEAD"): Operation(
-            f"Headers of a {kind}", 200, headers_in=("If-None-Match",),
+            f"Headers of {a_kind}", 200, headers_in=("If-None-Match",),
             headers_out=("ETag",), errors=(304, 404),
         ),
         (item, "PUT"): Operation(
-            f"Replace a {kind}", 200, out, request=body, headers_in=("If-Match",),
+            f"Replace {a_kind}", 200, out, request=body, headers_in=("If-Match",),
             headers_out=("ETag",), errors=(*WRITE_ERRORS, 404, 409, 412),
             description="Full replacement: omitted optional fields become null.",
         ),
         (item, "PATCH"): Operation(
-            f"Change some fields of a {kind}", 200, out, request=patch,
+            f"Change some fields of {a_kind}", 200, out, request=patch,
             merge_patch=True, headers_in=("If-Match",), headers_out=("ETag",),
             errors=(*WRITE_ERRORS, 404, 409, 412),
             description="JSON merge patch (RFC 7396): only the fields sent "
             "change; null clears an optional field.",
         ),
         (item, "DELETE"): Operation(
-            f"Delete a {kind}", 204, headers_in=("If-Match",), errors=delete_errors,
+            f"Delete {a_kind}", 204, headers_in=("If-Match",), errors=delete_errors,
         ),
     }  # fmt: skip
 
