@@ -13,7 +13,7 @@ import bootstrap
 from adapters.memory.storage import MemoryStorage
 from domain.keys import Quota, Scope
 from entrypoints.metrics import Metrics
-from settings import AuthSettings
+from settings import AuthSettings, RedisSettings
 from tests.conftest import UNLIMITED
 
 SECRET = "m" * 40
@@ -117,3 +117,26 @@ def test_each_request_is_one_log_line_without_its_token(
     assert first.client == f"key:{token.split('_')[1]}"  # type: ignore[attr-defined]
     assert second.status == 401 and second.client.startswith("ip:")  # type: ignore[attr-defined]
     assert token not in caplog.text and token[:-1] not in caplog.text
+
+
+def test_a_dead_redis_shows_as_errors_and_an_open_breaker() -> None:
+    redis = RedisSettings("redis://127.0.0.1:1/0", timeout_seconds=0.2)
+    settings = dataclasses.replace(UNLIMITED, redis=redis)
+    client = testing.TestClient(
+        bootstrap.bootstrap(settings=settings, storage=MemoryStorage())
+    )
+    for _ in range(4):  # the breaker opens after three failures in a row
+        assert client.simulate_get("/v1/managers").status_code == 200
+    assert samples(client, "backend_errors_total")[("redis",)] >= 3
+    assert samples(client, "redis_breaker_open") == {(): 1.0}
+
+
+@pytest.mark.postgres
+def test_the_database_pool_is_reported(
+    postgres_url: str, postgres_storage: object
+) -> None:
+    settings = dataclasses.replace(UNLIMITED, database_url=postgres_url)
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    assert client.simulate_get("/v1/managers").status_code == 200
+    pool = samples(client, "db_pool_connections")
+    assert pool == {("idle",): 1.0, ("in_use",): 0.0}
