@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import peewee as pw
 import pytest
@@ -31,6 +32,7 @@ from settings import (
 from tests import servers
 from tests.fakes import FakeClock
 from tests.servers import RedisServer, shared_redis
+from tests.tcp_proxy import TcpProxy
 
 STORES = ["memory", "sqlite", "postgres"]
 
@@ -66,6 +68,16 @@ def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
     storage = SqlStorage(db)
     yield storage
     storage.close()
+
+
+@pytest.fixture
+def proxy(postgres_url: str) -> Iterator[TcpProxy]:
+    """A TCP proxy to the test PostgreSQL that a test can cut and restore."""
+    parts = urlsplit(postgres_url)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy.start()
+    yield proxy
+    proxy.cut()
 
 
 @pytest.fixture

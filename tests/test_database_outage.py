@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,15 +17,6 @@ from tests.conftest import UNLIMITED
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def proxy(postgres_url: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(postgres_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    proxy.start()
-    yield proxy
-    proxy.cut()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ from domain.ports import Cache, HealthCheck, RateLimiter, Storage
 from entrypoints.app import Health, WsgiApp
 from entrypoints.metrics import Metrics
 from settings import AuthSettings, HttpSettings, Settings, variable_names
-from tests.servers import free_port, poll
+from tests import servers
+from tests.servers import empty_database, free_port, poll, shared_redis
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -205,3 +206,47 @@ def compose_app(
         metrics=edges.stats,
         health=Health(required=required, optional=optional),
     )
+
+
+def serve_pair(
+    postgres_url: str, directory: Path, env: Mapping[str, str]
+) -> Iterator[tuple[Instance, Instance]]:
+    """Two instances on one emptied PostgreSQL database and the shared Redis."""
+    shared_redis().close()  # skips (or fails) here when Redis does not answer
+    empty_database(postgres_url)
+    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": servers.REDIS_URL, **env}
+    pair = (
+        Instance(settings, directory / "a.log"),
+        Instance(settings, directory / "b.log"),
+    )
+    try:
+        for instance in pair:
+            instance.start()
+        yield pair
+    finally:
+        for instance in pair:
+            instance.stop()
+
+
+def keys_cli(
+    database_url: str, secret: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`employee-api keys ...` as an operator runs it; a failure fails the test."""
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret}
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.cli", "keys", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def new_token(database_url: str, secret: str, name: str, scopes: str) -> str:
+    """A new API key's token, made with the command line."""
+    done = keys_cli(database_url, secret, "create", "--name", name, "--scopes", scopes)
+    return done.stdout.strip()

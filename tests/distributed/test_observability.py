@@ -12,7 +12,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import servers
-from tests.distributed.support import PROJECT_ROOT, Http, Instance, ok
+from tests.distributed.support import Http, Instance, new_token, ok
 from tests.servers import empty_database, poll, shared_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -74,21 +73,10 @@ def instance(postgres_url: str, tmp_path: Path) -> Instance:
     )
 
 
-def new_token(postgres_url: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "keys", "create", "--name", "obs",
-         "--scopes", "read,write"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": postgres_url, "SECRET_KEY": SECRET},
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return done.stdout.strip()
-
-
 def test_every_worker_reports_the_totals_sent_and_a_killed_worker_loses_none(
     instance: Instance, postgres_url: str
 ) -> None:
-    token = new_token(postgres_url)
+    token = new_token(postgres_url, SECRET, "obs", "read,write")
     instance.start()
     auth = {"Authorization": f"Bearer {token}"}
     sent: Counter[tuple[str, str, str]] = Counter()

@@ -4,7 +4,6 @@ that the document does not describe. Bounded: 100 examples per operation."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import servers
-from tests.distributed.support import PROJECT_ROOT, Instance
+from tests.distributed.support import Instance, new_token
 from tests.servers import empty_database, shared_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -27,13 +26,7 @@ CHECKS = ",".join((
 def test_schemathesis_finds_nothing(postgres_url: str, tmp_path: Path) -> None:
     shared_redis().close()
     empty_database(postgres_url)
-    env = {**os.environ, "DATABASE_URL": postgres_url, "SECRET_KEY": SECRET}
-    token = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "keys", "create", "--name", "st",
-         "--scopes", "read,write"],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=True,
-        timeout=60,
-    ).stdout.strip()  # fmt: skip
+    token = new_token(postgres_url, SECRET, "st", "read,write")
     instance = Instance(
         {
             "DATABASE_URL": postgres_url,

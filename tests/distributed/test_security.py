@@ -25,6 +25,7 @@ import redis
 
 from adapters.sql.database import open_database
 from tests import servers
+from tests.distributed import support
 from tests.distributed.support import PROJECT_ROOT, Http, Instance, Reply, ok
 from tests.servers import empty_database, poll, shared_redis
 
@@ -35,24 +36,11 @@ CACHE_SECONDS = 1
 
 
 def keys_cli(postgres_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`employee-api keys ...` as an operator runs it."""
-    env = {**os.environ, "DATABASE_URL": postgres_url, "SECRET_KEY": SECRET}
-    done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "keys", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done
+    return support.keys_cli(postgres_url, SECRET, *args)
 
 
-def new_token(postgres_url: str, name: str, *more: str) -> str:
-    done = keys_cli(postgres_url, "create", "--name", name, *more)
-    return done.stdout.strip()
+def new_token(postgres_url: str, name: str, scopes: str) -> str:
+    return support.new_token(postgres_url, SECRET, name, scopes)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -63,12 +51,7 @@ def bearer(token: str) -> dict[str, str]:
 def secured_pair(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Instance, Instance]]:
-    shared_redis().close()  # skips (or fails) here when Redis does not answer
-    empty_database(postgres_url)
-    directory = tmp_path_factory.mktemp("secured_pair")
     env = {
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": servers.REDIS_URL,
         "SECRET_KEY": SECRET,
         "AUTH_DISABLED": "0",
         "AUTH_CACHE_SECONDS": str(CACHE_SECONDS),
@@ -77,23 +60,15 @@ def secured_pair(
         "ACCESS_LOG": "-",  # the leak test reads every line these write
         "LOG_LEVEL": "debug",
     }
-    pair = (
-        Instance(env, directory / "a.log"),
-        Instance(env, directory / "b.log"),
+    yield from support.serve_pair(
+        postgres_url, tmp_path_factory.mktemp("secured_pair"), env
     )
-    try:
-        for instance in pair:
-            instance.start()
-        yield pair
-    finally:
-        for instance in pair:
-            instance.stop()
 
 
 def test_a_revoked_key_is_refused_by_both_instances_within_the_stated_delay(
     secured_pair: tuple[Instance, Instance], postgres_url: str
 ) -> None:
-    token = new_token(postgres_url, "to-revoke", "--scopes", "read")
+    token = new_token(postgres_url, "to-revoke", "read")
     connections = [instance.http() for instance in secured_pair]
     for http in connections:  # each instance now holds the key verified
         ok(http.get("/v1/employees", bearer(token)))
@@ -114,7 +89,7 @@ def test_a_revoked_key_is_refused_by_both_instances_within_the_stated_delay(
 def test_twenty_simultaneous_retries_through_two_instances_create_one_record(
     secured_pair: tuple[Instance, Instance], postgres_url: str
 ) -> None:
-    token = new_token(postgres_url, "retrier", "--scopes", "read,write")
+    token = new_token(postgres_url, "retrier", "read,write")
     headers = {**bearer(token), "Idempotency-Key": "order-20"}
     body = {"name": "Once", "email": "once@example.com"}
     connections = [secured_pair[i % 2].http() for i in range(20)]
@@ -228,14 +203,14 @@ def test_raw_path_spellings_are_limited_in_their_group_or_are_404(
     try:
         http = instance.http()
         for n, (path, group) in enumerate(RAW_SPELLINGS):
-            token = new_token(postgres_url, f"spelling-{n}", "--scopes", "read,write")
+            token = new_token(postgres_url, f"spelling-{n}", "read,write")
             replies = [http.get(path, bearer(token)) for _ in range(3)]
             statuses = [r.status for r in replies]
             assert statuses[:2] in ([200, 200], [404, 404]), (path, statuses)
             assert statuses[2] == 429, (path, statuses)
             policy = f'"{group}";q=2;w=60'
             assert all(r.headers["ratelimit-policy"] == policy for r in replies), path
-        token = new_token(postgres_url, "poster", "--scopes", "read,write")
+        token = new_token(postgres_url, "poster", "read,write")
         emails = ("p1@x.org", "p2@x.org", "p3@x.org", "p4@x.org")
         posts = [
             http.request(

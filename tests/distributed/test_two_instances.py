@@ -12,53 +12,25 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
 from entrypoints.response_cache import employee_key, query_key
-from tests import servers
 from tests.distributed.support import (
     Http,
     Instance,
     Reply,
     ok,
-)
-from tests.servers import (
-    empty_database,
-    shared_redis,
+    serve_pair,
 )
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 ITERATIONS = 100
 RACE_SECONDS = 3.0
-
-
-def start_pair(
-    postgres_url: str, directory: Path, **env: str
-) -> Iterator[tuple[Instance, Instance]]:
-    shared_redis().close()  # skips (or fails) here when Redis does not answer
-    empty_database(postgres_url)
-    settings = {
-        "DATABASE_URL": postgres_url,
-        "REDIS_URL": servers.REDIS_URL,
-        "REDIS_KEY_PREFIX": "ema:",  # the tests below look at the keys themselves
-        **env,
-    }
-    pair = (
-        Instance(settings, directory / "a.log"),
-        Instance(settings, directory / "b.log"),
-    )
-    try:
-        for instance in pair:
-            instance.start()
-        yield pair
-    finally:
-        for instance in pair:
-            instance.stop()
+LOOK_AT_KEYS = {"REDIS_KEY_PREFIX": "ema:"}  # the tests below read Redis's keys
 
 
 @pytest.fixture(scope="module")
@@ -66,12 +38,12 @@ def cache_pair(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two instances with limits too high to matter."""
-    yield from start_pair(
+    yield from serve_pair(
         postgres_url,
         tmp_path_factory.mktemp("cache_pair"),
-        RATE_LIMIT_EMPLOYEES="1000000/minute",
-        RATE_LIMIT_MANAGERS="1000000/minute",
-    )
+        {**LOOK_AT_KEYS, "RATE_LIMIT_EMPLOYEES": "1000000/minute",
+         "RATE_LIMIT_MANAGERS": "1000000/minute"},
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +51,12 @@ def limited_pair(
     postgres_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two instances allowing 6 employee and 15 manager requests a minute."""
-    yield from start_pair(
+    yield from serve_pair(
         postgres_url,
         tmp_path_factory.mktemp("limited_pair"),
-        RATE_LIMIT_EMPLOYEES="6/minute",
-        RATE_LIMIT_MANAGERS="15/minute",
-    )
+        {**LOOK_AT_KEYS, "RATE_LIMIT_EMPLOYEES": "6/minute",
+         "RATE_LIMIT_MANAGERS": "15/minute"},
+    )  # fmt: skip
 
 
 @pytest.fixture

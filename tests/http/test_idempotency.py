@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -139,15 +138,6 @@ def test_a_429_is_not_stored() -> None:
     retried = post(client, "later")
     assert retried.status_code == 201
     assert "Idempotent-Replayed" not in retried.headers
-
-
-@pytest.fixture
-def proxy(postgres_url: str) -> Iterator[TcpProxy]:
-    parts = urlsplit(postgres_url)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    proxy.start()
-    yield proxy
-    proxy.cut()
 
 
 @pytest.mark.postgres
