@@ -48,23 +48,28 @@ class Authenticator:
         return known
 
     def _identify(self, req: falcon.Request) -> Identity:
-        by_address = f"ip:{self._client_address(req)}"
+        key, refusal = self._key_of(req)
+        if key is not None:
+            return Identity(f"key:{key.id}", key)
+        # Only a request without a valid key is its address (parsed per call).
+        return Identity(f"ip:{self._client_address(req)}", refusal=refusal)
+
+    def _key_of(self, req: falcon.Request) -> tuple[ApiKey | None, Problem | None]:
+        """The request's valid key, or why there is none (None when auth is off)."""
         if self._keys is None:
-            return Identity(by_address)
+            return None, None
         header = req.get_header("Authorization")
         if header is None:
-            return Identity(by_address, refusal=_unauthorized("Send an API key."))
+            return None, _unauthorized("Send an API key.")
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             malformed = "Send the API key as: Bearer <key>."
-            return Identity(
-                by_address, refusal=_unauthorized(malformed, "invalid_request")
-            )
+            return None, _unauthorized(malformed, "invalid_request")
         key = self._keys.authenticate(token.strip())
         if key is None:
             unknown = "The API key is unknown or revoked."
-            return Identity(by_address, refusal=_unauthorized(unknown, "invalid_token"))
-        return Identity(f"key:{key.id}", key)
+            return None, _unauthorized(unknown, "invalid_token")
+        return key, None
 
 
 def _unauthorized(detail: str, error: str | None = None) -> Problem:
