@@ -17,6 +17,7 @@ from domain.model import has_control_characters
 TOKEN_PREFIX = "ema_"
 _TOKEN = re.compile(r"ema_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 NAME_MAX = 100
+_PREFIX = re.compile(r"[0-9a-f]{8}")
 
 
 class Scope(enum.StrEnum):
@@ -73,4 +74,6 @@ def token_digest(secret_key: str, token: str) -> str:
 def name_errors(name: str) -> list[FieldError]:
     if not 1 <= len(name) <= NAME_MAX or has_control_characters(name):
         return [FieldError("name", f"1-{NAME_MAX} characters, no control characters")]
+    if _PREFIX.fullmatch(name):  # `keys revoke` takes a name or a prefix
+        return [FieldError("name", "must not look like a key prefix (8 hex digits)")]
     return []

@@ -132,7 +132,7 @@ def create_app(
         SecurityHeaders(EXEMPT_ROUTES),
         # The contract's order: identify, count (refused requests included),
         # then refuse what needs a key; idempotency records last, on the way out.
-        RateLimit(edges.limiter, settings.rate_limits, identify, edges.metrics),
+        RateLimit(edges.limiter, settings.rate_limits, authenticator, edges.metrics),
         Authorize(authenticator, EXEMPT_ROUTES),
         idempotency,
     ]

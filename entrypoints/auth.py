@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,18 +10,27 @@ import falcon
 
 from domain.keys import ApiKey, Scope
 from domain.services import ApiKeyService
+from entrypoints.client_ip import ClientAddress, bucket
 from entrypoints.problems import Problem
 
-# Methods that only read; every other method needs the write scope.
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The contract: read is GET (and HEAD, GET without the body); everything
+# else, OPTIONS included, needs write.
+READ_METHODS = frozenset({"GET", "HEAD"})
 _CHALLENGE = 'Bearer realm="employee-api"'
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    client: str  # whom the rate limit counts: "key:<id>" or "ip:<address>"
+    client: str  # whom the rate limit counts: "key:<id>" or "ip:<bucket>"
     key: ApiKey | None = None
     refusal: Problem | None = None  # why the credentials sent are not accepted
+    address: str = ""  # the exact client address, when there is no valid key
+
+    @property
+    def scope(self) -> str:
+        """Whose idempotency keys these are: the API key, else the exact
+        address (an IPv6 client's rate-limit bucket is its whole /64)."""
+        return self.client if self.key is not None else f"addr:{self.address}"
 
 
 class Authenticator:
@@ -32,7 +41,7 @@ class Authenticator:
     def __init__(
         self,
         keys: ApiKeyService | None,
-        client_address: Callable[[falcon.Request], str],
+        client_address: ClientAddress,
     ) -> None:
         self._keys = keys
         self._client_address = client_address
@@ -47,12 +56,19 @@ class Authenticator:
             known = req.context.identity = self._identify(req)
         return known
 
+    def by_address(
+        self, req: falcon.Request, refusal: Problem | None = None
+    ) -> Identity:
+        """The request as its address alone (no valid key, or none checkable)."""
+        address = self._client_address.exact(req)
+        return Identity(f"ip:{bucket(address)}", refusal=refusal, address=address)
+
     def _identify(self, req: falcon.Request) -> Identity:
         key, refusal = self._key_of(req)
         if key is not None:
             return Identity(f"key:{key.id}", key)
         # Only a request without a valid key is its address (parsed per call).
-        return Identity(f"ip:{self._client_address(req)}", refusal=refusal)
+        return self.by_address(req, refusal)
 
     def _key_of(self, req: falcon.Request) -> tuple[ApiKey | None, Problem | None]:
         """The request's valid key, or why there is none (None when auth is off)."""

@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable
 
 import bootstrap
-from domain.errors import DomainError
 from entrypoints.keys_cli import KeysCommand, add_commands, run_keys_command
 from entrypoints.logs import configure_logging
-from settings import Settings, SettingsError
+from settings import MEMORY_URL, Settings, SettingsError
 
 
 def _migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -22,8 +21,16 @@ def _migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+_MEMORY_KEYS = (
+    "DATABASE_URL='memory://' keeps API keys inside one process, where no "
+    "`employee-api keys` command can reach them: use SQLite or PostgreSQL"
+)
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     settings.auth.check()  # before anything starts: no SECRET_KEY, no serving
+    if settings.database_url == MEMORY_URL and not settings.auth.disabled:
+        raise SettingsError(f"{_MEMORY_KEYS}, or set AUTH_DISABLED=1")
     # Migrations run here, once, before any worker starts: peewee-migrate
     # patches peewee globally while it runs, so never inside a worker.
     if settings.server.migrate_on_start and not args.no_migrate:
@@ -53,8 +60,8 @@ def _hint_when_keyless(settings: Settings) -> None:
     storage = bootstrap.open_storage(settings)
     try:
         keys = bootstrap.key_service(settings, storage).list()
-    except DomainError:
-        return  # not migrated yet, or unreachable: gunicorn's start will say
+    except Exception:  # only a hint: never let it stop the start
+        return
     finally:
         storage.close()
     if not any(key.revoked_at is None for key in keys):
@@ -68,6 +75,8 @@ def _hint_when_keyless(settings: Settings) -> None:
 
 def _keys(command: KeysCommand) -> Callable[[argparse.Namespace, Settings], int]:
     def run(args: argparse.Namespace, settings: Settings) -> int:
+        if settings.database_url == MEMORY_URL:
+            raise SettingsError(_MEMORY_KEYS)
         storage = bootstrap.open_storage(settings)
         try:
             keys = bootstrap.key_service(settings, storage)

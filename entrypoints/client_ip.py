@@ -20,14 +20,19 @@ class ClientAddress:
         self._trusted = list(trusted_proxies)
 
     def __call__(self, req: falcon.Request) -> str:
+        """The client's rate-limit identity: its address, an IPv6 one as its /64."""
+        return bucket(self.exact(req))
+
+    def exact(self, req: falcon.Request) -> str:
+        """The client's own address, in its one canonical spelling."""
         peer = canonical(req.remote_addr or "unknown")
         if not self._is_trusted(peer):
-            return bucket(peer)
+            return peer
         forwarded = req.get_header("X-Forwarded-For") or ""
         for hop in reversed([canonical(h) for h in forwarded.split(",")]):
             if hop and not self._is_trusted(hop):
-                return bucket(hop)
-        return bucket(peer)
+                return hop
+        return peer
 
     def _is_trusted(self, address: str) -> bool:
         try:

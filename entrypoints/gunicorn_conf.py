@@ -47,9 +47,11 @@ def on_starting(server: Any) -> None:
     (Nothing in this process may import prometheus_client before this runs:
     the workers it forks would inherit its single-process mode.)"""
     if _server.metrics_dir:
+        # Often a mount point: empty it of metric files, never remove it.
         directory = Path(_server.metrics_dir)
-        shutil.rmtree(directory, ignore_errors=True)
-        directory.mkdir(parents=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
     else:
         directory = Path(tempfile.mkdtemp(prefix="employee-api-metrics-"))
         _made_metrics_dir.append(directory)

@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 KEEP_SECONDS = 24 * 3600
-# Longer than any request may run (gunicorn's worker timeout): a claim whose
-# process died lapses, and a retry runs afresh.
+# A claim whose process died lapses after this, and a retry runs afresh. A
+# request bounded by the statement timeout (5 s by default) ends long before;
+# with DB_STATEMENT_TIMEOUT_MS=0 a request running past it could be repeated.
 PENDING_SECONDS = 120
 _SANE_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 _REPLAYED_HEADERS = ("Location", "ETag")
@@ -82,18 +83,20 @@ class Idempotency:
             return
         key, token, fingerprint = claimed
         status = resp.status_code
-        with suppress(IdempotencyUnavailable):
-            if status >= 500 or status == 429:
+        if status >= 500 or status == 429:
+            with suppress(IdempotencyUnavailable):  # else it lapses by itself
                 self._store.release(key, token)
-                return
-            stored = StoredResponse(status, resp.data or b"", _headers_of(resp))
-            self._store.complete(key, token, fingerprint, stored, KEEP_SECONDS)
             return
+        stored = StoredResponse(status, resp.data or b"", _headers_of(resp))
+        for _ in range(2):  # once more: an unstored answer lets a retry repeat it
+            with suppress(IdempotencyUnavailable):
+                self._store.complete(key, token, fingerprint, stored, KEEP_SECONDS)
+                return
         log.warning("could not store the answer to an %s; it lapses unstored", HEADER)
 
     def _scope(self, req: falcon.Request, given: str) -> str:
         """Per client, per endpoint: one client's keys never meet another's."""
-        client = self._identify(req).client
+        client = self._identify(req).scope
         scope = f"{client}\n{req.method} {req.uri_template}\n{given}"
         return hashlib.sha256(scope.encode()).hexdigest()
 

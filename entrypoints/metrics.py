@@ -114,7 +114,10 @@ class RequestMetrics:
     ) -> None:
         route = route_of(req)
         method = req.method if req.method in METHODS else "OTHER"
-        elapsed = time.perf_counter() - req.context.started
+        # A request Falcon refused before any middleware ran has no start time.
+        elapsed = time.perf_counter() - getattr(
+            req.context, "started", time.perf_counter()
+        )
         req.context.duration_ms = elapsed * 1000
         self._metrics.requests.labels(route, method, str(resp.status_code)).inc()
         self._metrics.duration.labels(route, method).observe(elapsed)

@@ -23,6 +23,8 @@ class RequestId:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
     ) -> None:
+        if not hasattr(req.context, "request_id"):  # refused before routing
+            self.process_request(req, resp)
         resp.set_header("X-Request-ID", req.context.request_id)
 
 

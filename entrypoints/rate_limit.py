@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
 import falcon
 
+from domain.errors import StorageUnavailable
 from domain.keys import Quota
 from domain.ports import RateDecision, RateLimiter, RateLimiterUnavailable
-from entrypoints.auth import Identity
+from entrypoints.auth import Authenticator, Identity
 from entrypoints.metrics import Metrics
 from entrypoints.problems import Problem, unavailable
 from settings import RateLimitSettings
@@ -42,12 +42,12 @@ class RateLimit:
         self,
         limiter: RateLimiter,
         settings: RateLimitSettings,
-        identify: Callable[[falcon.Request], Identity],
+        authenticator: Authenticator,
         metrics: Metrics,
     ) -> None:
         self._limiter = limiter
         self._settings = settings
-        self._identify = identify
+        self._authenticator = authenticator
         self._stats = metrics
 
     def process_resource(
@@ -67,7 +67,17 @@ class RateLimit:
             self._count(req, resp, group)
 
     def _count(self, req: falcon.Request, resp: falcon.Response, group: str) -> None:
-        identity = self._identify(req)
+        try:
+            identity = self._authenticator.identify(req)
+        except StorageUnavailable:
+            # The key cannot be checked: count the address, answer the 503.
+            self._count_as(req, resp, group, self._authenticator.by_address(req))
+            raise
+        self._count_as(req, resp, group, identity)
+
+    def _count_as(
+        self, req: falcon.Request, resp: falcon.Response, group: str, identity: Identity
+    ) -> None:
         quota = self._settings.quotas[group]
         if identity.key is not None:
             quota = identity.key.quotas.get(group, quota)

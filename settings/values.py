@@ -110,11 +110,15 @@ def key_prefix(text: str) -> str:
 
 
 def default_key_prefix(database: str) -> str:
-    """One per database: its URL without the password, hashed; an in-memory
-    store is its process's own, so it gets a prefix of its own."""
+    """One per database: its host, port and name (or SQLite path), hashed, so
+    every spelling of one database's URL (user, options, postgres://) agrees;
+    an in-memory store is its process's own, so it gets a prefix of its own."""
     if database == MEMORY_URL:
         return f"ema:{secrets.token_hex(6)}:"
-    return f"ema:{hashlib.sha256(redacted(database).encode()).hexdigest()[:12]}:"
+    parts = urlsplit(database)
+    port = parts.port or (5432 if parts.scheme.startswith("postgres") else "")
+    where = f"{parts.hostname or ''}:{port}/{parts.path.lstrip('/')}"
+    return f"ema:{hashlib.sha256(where.encode()).hexdigest()[:12]}:"
 
 
 def database_url(text: str) -> str:

@@ -153,3 +153,43 @@ def test_revoking_twice_keeps_the_first_time(
     clock.advance(60)
     assert keys.revoke("billing").revoked_at == first
     assert first is not None and first + timedelta(seconds=60) == clock.current
+
+
+class CountingStorage:
+    """The real storage, counting the units of work asked of it."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.units = 0
+
+    def __call__(self, *, write: bool = True) -> object:
+        self.units += 1
+        return self.storage(write=write)
+
+
+def test_a_refused_token_is_not_looked_up_again_for_a_while(
+    storage: Storage, clock: ManualClock, monotonic: FakeClock
+) -> None:
+    counting = CountingStorage(storage)
+    keys = ApiKeyService(
+        counting,  # type: ignore[arg-type]
+        clock,
+        SECRET,
+        cache_seconds=CACHE_SECONDS,
+        monotonic=monotonic,
+    )
+    unknown = "ema_0badc0de_" + "A" * 43
+    for _ in range(20):
+        assert keys.authenticate(unknown) is None
+    assert counting.units == 1
+    monotonic.advance(CACHE_SECONDS + 1)
+    assert keys.authenticate(unknown) is None
+    assert counting.units == 2
+
+
+@pytest.mark.parametrize("name", ["0a1b2c3d", "deadbeef"])
+def test_a_name_that_looks_like_a_prefix_is_refused(
+    keys: ApiKeyService, name: str
+) -> None:
+    with pytest.raises(ValidationFailed):
+        keys.create(name, BOTH, {})

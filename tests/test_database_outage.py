@@ -12,7 +12,7 @@ from falcon import testing
 
 import bootstrap
 from adapters.sql.database import open_database
-from settings import PoolSettings, Settings
+from settings import AuthSettings, PoolSettings, Settings
 from tests.conftest import UNLIMITED
 from tests.tcp_proxy import TcpProxy
 
@@ -149,3 +149,26 @@ def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
         client.simulate_get(f"/v1/managers?limit={n}").status_code for n in (3, 4, 5)
     ]
     assert statuses[-2:] == [200, 200], statuses
+
+
+def test_a_database_without_the_api_key_table_is_503_not_500(
+    postgres_url: str, postgres_storage: object
+) -> None:
+    """Code newer than the schema (a rollout before `migrate`) is an outage."""
+    admin = open_database(postgres_url)
+    admin.execute_sql("ALTER TABLE api_key RENAME TO api_key_hidden")
+    try:
+        settings = dataclasses.replace(
+            UNLIMITED, database_url=postgres_url, auth=AuthSettings(secret_key="n" * 40)
+        )
+        client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+        token = "ema_0a1b2c3d_" + "A" * 43
+        resp = client.simulate_get(
+            "/v1/employees", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert resp.status_code == 503
+        assert int(resp.headers["Retry-After"]) >= 1
+        assert "RateLimit-Remaining" in resp.headers  # counted by address
+    finally:
+        admin.execute_sql("ALTER TABLE api_key_hidden RENAME TO api_key")
+        admin.close_all()

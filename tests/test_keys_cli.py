@@ -137,3 +137,16 @@ def test_serving_with_auth_on_needs_a_secret_key(
     monkeypatch.delenv("SECRET_KEY")
     assert cli.main(["serve"]) == 2
     assert "SECRET_KEY is not set" in capsys.readouterr().err
+
+
+def test_keys_commands_and_keyed_serving_refuse_the_memory_store(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "memory://")
+    monkeypatch.setenv("SECRET_KEY", SECRET)
+    monkeypatch.delenv("AUTH_DISABLED", raising=False)
+    code, out, err = run(capsys, "create", "--name", "x", "--scopes", "read")
+    assert code == 2 and out == ""
+    assert "keeps API keys inside one process" in err
+    assert cli.main(["serve"]) == 2
+    assert "or set AUTH_DISABLED=1" in capsys.readouterr().err

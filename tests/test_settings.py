@@ -250,3 +250,20 @@ def test_gunicorn_started_directly_refuses_a_bad_value_too() -> None:
     assert "employee-api: THREADS='0': must be an integer from 1 to 1024" in (
         done.stderr
     )
+
+
+def test_every_spelling_of_one_database_gets_one_redis_prefix() -> None:
+    def prefix(url: str) -> str:
+        redis = Settings.from_env(
+            {"REDIS_URL": "redis://r:6379/0", "DATABASE_URL": url}
+        )
+        assert redis.redis is not None
+        return redis.redis.key_prefix
+
+    one = prefix("postgresql://app@db/employees")
+    for same in (
+        "postgres://other:secret@db:5432/employees",
+        "postgresql://app@db/employees?sslmode=require",
+    ):
+        assert prefix(same) == one
+    assert prefix("postgresql://app@db2/employees") != one

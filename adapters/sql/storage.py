@@ -30,6 +30,9 @@ _TIMED_OUT = {"57014"}
 # read_only_sql_transaction: we reached a standby (after a failover); drop
 # the connection so the next one finds the primary.
 _READ_ONLY = {"25006"}
+# undefined_table, undefined_column: the code is newer than the schema (a
+# rolling deploy before `employee-api migrate`): unavailable, not a bug to 500.
+_NOT_MIGRATED = {"42P01", "42703"}
 
 
 def _pgcode(exc: BaseException | None) -> str | None:
@@ -73,7 +76,7 @@ class SqlUnitOfWork:
         if code in _LOST_RACE:
             self._end()
             raise ConcurrentUpdate() from exc
-        if code in _TIMED_OUT:
+        if code in _TIMED_OUT or code in _NOT_MIGRATED:
             self._end()
             raise self._unavailable() from exc
         if code in _READ_ONLY or isinstance(exc, _OUTAGE):

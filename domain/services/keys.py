@@ -58,6 +58,7 @@ class ApiKeyService:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._verified: dict[str, tuple[float, ApiKey]] = {}  # by digest
+        self._refused: dict[str, float] = {}  # digest -> until when
 
     def create(
         self, name: str, scopes: Iterable[Scope], quotas: Mapping[str, Quota]
@@ -116,6 +117,8 @@ class ApiKeyService:
         if prefix is None:
             return None
         digest = token_digest(self._secret_key, token)
+        if self._recently_refused(digest):
+            return None  # a token retried in a loop costs no query each time
         key = self._remembered(digest) or self._look_up(prefix, digest)
         if key is not None:
             self._note_use(key)
@@ -139,11 +142,24 @@ class ApiKeyService:
             key = uow.api_keys.by_prefix(prefix)
         # Constant-time: how much of a guess matched must not show in timing.
         if key is None or not hmac.compare_digest(key.digest, digest):
+            self._refuse(digest)
             return None
         if key.revoked_at is not None:
+            self._refuse(digest)
             return None
         self._remember(digest, key)
         return key
+
+    def _recently_refused(self, digest: str) -> bool:
+        with self._lock:
+            until = self._refused.get(digest)
+        return until is not None and until > self._monotonic()
+
+    def _refuse(self, digest: str) -> None:
+        with self._lock:
+            if len(self._refused) >= _MAX_REMEMBERED:
+                del self._refused[next(iter(self._refused))]
+            self._refused[digest] = self._monotonic() + self._cache_seconds
 
     def _remember(self, digest: str, key: ApiKey) -> None:
         with self._lock:

@@ -40,7 +40,8 @@ Where the contract leaves a choice open, this service does the following:
 - Limits and auth follow the route that matched: `//v1/employees` and
   `/%2Fv1/employees` are the same resource. A path that matches no route is
   404 for everyone; under a group's prefix it is counted in that group.
-- `OPTIONS` needs the `read` scope, like GET and HEAD.
+- `HEAD` needs the `read` scope, like GET; `OPTIONS`, like every other
+  method, needs `write`.
 - An `Idempotency-Key` reused with a different body is 422 even while the
   first request still runs; 4xx answers are kept and replayed like 2xx ones;
   when the idempotency store does not answer, a keyed POST is 503.

@@ -131,3 +131,19 @@ def test_every_worker_reports_the_totals_sent_and_a_killed_worker_loses_none(
     assert first["client"] == f"key:{token.split('_')[1]}"
     assert token not in instance.log_path.read_text()
     instance.stop()
+
+
+def test_a_method_the_router_refuses_is_answered_and_counted(tmp_path: Path) -> None:
+    """Falcon refuses WEBSOCKET before any middleware runs: still no 500."""
+    instance = Instance(
+        {"DATABASE_URL": "memory://", "AUTH_DISABLED": "1"}, tmp_path / "g.log"
+    ).start()
+    try:
+        http = instance.http()
+        reply = http.request("WEBSOCKET", "/v1/employees")
+        assert reply.status < 500
+        assert reply.headers["x-request-id"]
+        http.close()
+        assert "Traceback" not in instance.log_path.read_text()
+    finally:
+        instance.stop()

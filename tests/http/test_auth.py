@@ -216,3 +216,11 @@ def test_a_verified_key_is_trusted_for_the_stated_time(make_edge: MakeEdge) -> N
     assert edge.send(ROUTES[0], token).status_code == 200
     edge.keys.revoke(token.split("_")[1])  # another process's service: no shortcut
     assert edge.send(ROUTES[0], token).status_code == 200  # still remembered
+
+
+def test_options_needs_the_write_scope_like_every_method_but_get_and_head(
+    edge: Edge,
+) -> None:
+    options = Route("OPTIONS", "/v1/employees")
+    assert edge.send(options, edge.token({Scope.READ})).status_code == 403
+    assert edge.send(options, edge.token({Scope.WRITE})).status_code == 204

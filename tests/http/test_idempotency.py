@@ -169,3 +169,20 @@ def test_without_its_store_a_keyed_post_is_503_and_creates_nothing() -> None:
     assert int(resp.headers["Retry-After"]) >= 1
     assert count(client) == 0
     assert post(client, None).status_code == 201  # without a key: served as usual
+
+
+def test_with_auth_off_keys_belong_to_each_address_not_its_ipv6_block(
+    client: testing.TestClient,
+) -> None:
+    """Two hosts in one /64 share a rate-limit bucket, never their answers."""
+    first = {"remote_addr": "2001:db8::1"}
+    second = {"remote_addr": "2001:db8::2"}
+    created = client.simulate_post(
+        "/v1/employees", json=ADA, headers={"Idempotency-Key": "1"}, **first
+    )
+    assert created.status_code == 201
+    other = client.simulate_post(
+        "/v1/employees", json=ADA, headers={"Idempotency-Key": "1"}, **second
+    )
+    assert other.status_code == 409  # ran afresh: the email is taken
+    assert "Idempotent-Replayed" not in other.headers
