@@ -7,10 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,28 +28,34 @@ def gunicorn(env: Mapping[str, str], workers: int = 1) -> Iterator[int]:
     """Serve the app on a free loopback port; yields the port once it is live."""
     port = free_port()
     full_env = {**os.environ, **env, "WEB_CONCURRENCY": str(workers), "ACCESS_LOG": ""}
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn",
-            "--config", "python:entrypoints.gunicorn_conf",
-            "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-            "bootstrap:get_app()",
-        ],
-        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        _wait_until_live(port, process)
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    # A file, not a pipe: the app logs a line per request, and a pipe nobody
+    # reads fills up and stalls the worker mid-request.
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "gunicorn",
+                "--config", "python:entrypoints.gunicorn_conf",
+                "--bind", f"127.0.0.1:{port}", "--no-control-socket",
+                "bootstrap:get_app()",
+            ],
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,
+        )  # fmt: skip
+        try:
+            _wait_until_live(port, process, log)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
 
 
-def _wait_until_live(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_until_live(
+    port: int, process: subprocess.Popen[bytes], log: IO[bytes]
+) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()}")  # type: ignore[union-attr]
+            log.seek(0)
+            raise RuntimeError(f"gunicorn exited: {log.read().decode()[-3000:]}")
         try:
             status, _ = request(port, "GET", "/health/live")
             if status == 200:

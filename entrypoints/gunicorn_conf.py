@@ -33,7 +33,9 @@ accesslog = _server.access_log
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s "%(a)s"'
 errorlog = "-"
 loglevel = _server.log_level
-logconfig_dict = logging_config(_server.log_level, _server.log_format)
+logconfig_dict = logging_config(
+    _server.log_level, _server.log_format, access_log=_server.access_log is not None
+)
 # The control socket lands under $HOME; containers and CI do not want it.
 control_socket_disable = not _server.control_socket
 

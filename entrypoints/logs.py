@@ -36,8 +36,11 @@ def route_label(template: str) -> str:
     return _CONVERTER.sub(r"{\1}", template)
 
 
-def logging_config(level: str, log_format: str) -> dict[str, Any]:
-    """A dictConfig for this process (gunicorn's logconfig_dict takes it too)."""
+def logging_config(
+    level: str, log_format: str, access_log: bool = False
+) -> dict[str, Any]:
+    """A dictConfig for this process (gunicorn's logconfig_dict takes it too).
+    gunicorn's access lines only with access_log: the app logs each request."""
     formatter: dict[str, Any] = {"format": _TEXT}
     if log_format == "json":
         formatter = {
@@ -56,7 +59,7 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "propagate": True},
-            "gunicorn.access": {"level": "INFO", "propagate": True},
+            "gunicorn.access": {"level": "INFO" if access_log else "CRITICAL"},
             # Each migration is one INFO line of ours; its SQL only when debugging.
             "peewee_migrate.logs": quiet,
             "peewee": quiet,
