@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate key test lint fmt clean
+.PHONY: run migrate key test lint fmt clean bench
 # `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
 # once for this checkout and kept in .secret_key (never committed).
 SECRET_FILE := .secret_key
@@ -33,6 +33,9 @@ migrate: $(STAMP)
 
 test: $(STAMP)  ## PostgreSQL and Redis tests skip with a reason unless they answer
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## the service against a bare-Falcon ceiling (BENCH_DURATION=3s is quick)
+	$(BIN)/python -m bench.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -119,7 +119,8 @@ def bootstrap(
     )
     health = health or _health(storage, optional, settings, draining or Draining())
     keys = None if settings.auth.disabled else key_service(settings, storage, clock)
-    edges = Edges(limiter, idempotency, keys, cache, metrics)
+    shared = cache if settings.response_cache else None
+    edges = Edges(limiter, idempotency, keys, shared, metrics)
     return create_app(services, health, edges, settings.http)
 
 

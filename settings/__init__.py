@@ -130,6 +130,7 @@ class Settings:
     pool: PoolSettings = field(default_factory=PoolSettings)
     redis: RedisSettings | None = None
     cache_ttl_seconds: int = 60
+    response_cache: bool = True  # off: every read goes to the database
     http: HttpSettings = field(default_factory=HttpSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -172,6 +173,7 @@ def _read(env: Environment) -> Settings:
         ),
         redis=redis,
         cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", 60, 1, 86_400),
+        response_cache=env.flag("RESPONSE_CACHE", True),
         http=HttpSettings(
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, 1, 64 * 2**20),
             trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
