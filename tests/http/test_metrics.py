@@ -140,3 +140,18 @@ def test_the_database_pool_is_reported(
     assert client.simulate_get("/v1/managers").status_code == 200
     pool = samples(client, "db_pool_connections")
     assert pool == {("idle",): 1.0, ("in_use",): 0.0}
+
+
+def test_with_the_response_cache_off_every_read_goes_to_the_store() -> None:
+    settings = dataclasses.replace(UNLIMITED, response_cache=False)
+    client = testing.TestClient(
+        bootstrap.bootstrap(settings=settings, storage=MemoryStorage())
+    )
+    created = client.simulate_post(
+        "/v1/managers", json={"name": "G", "email": "g@x.org"}
+    )
+    for _ in range(3):
+        assert client.simulate_get(created.headers["Location"]).status_code == 200
+    client.simulate_patch(created.headers["Location"], json={"department": "Ops"})
+    assert client.simulate_get(created.headers["Location"]).json["department"] == "Ops"
+    assert samples(client, "cache_requests_total") == {}
