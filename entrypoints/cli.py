@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
+from types import FrameType
 
 import bootstrap
 from entrypoints.keys_cli import KeysCommand, add_commands, run_keys_command
@@ -104,8 +106,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_sigterm() -> None:
+    """Exit 0 on SIGTERM, even while waiting for another migrator's lock.
+
+    As a container's PID 1 a process gets no default SIGTERM action: without a
+    handler a stop would wait for the engine's SIGKILL. gunicorn, which `serve`
+    becomes, installs its own."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _stop_on_sigterm()
     try:
         settings = Settings.from_env()
         configure_logging(settings.server.log_level, settings.server.log_format)

@@ -7,16 +7,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import peewee as pw
+import psycopg2
 import pytest
 
 from adapters.sql.database import open_database, sqlite_url
 from tests import servers
+from tests.servers import poll
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
@@ -148,3 +152,37 @@ def test_migrations_log_one_line_each_and_their_sql_only_when_debugging(
     ]
     debugging = "\n".join(migrate_logs(tmp_path, "debug"))
     assert "CREATE TABLE" in debugging and "Starting migrations" in debugging
+
+
+@pytest.mark.postgres
+def test_sigterm_while_waiting_for_the_migration_lock_exits_0_at_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A container stopped while another replica migrates must not wait for
+    the engine's SIGKILL (as PID 1 a process has no default SIGTERM action)."""
+    from adapters.sql.migrate import _ADVISORY_LOCK_KEY
+
+    holder = psycopg2.connect(postgres_url)
+    holder.autocommit = True
+    holder.cursor().execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
+    log = tmp_path / "migrate.log"
+    try:
+        with log.open("wb") as out:
+            waiting = subprocess.Popen(
+                [sys.executable, "-m", "entrypoints.cli", "migrate"],
+                cwd=PROJECT,
+                env={**os.environ, "DATABASE_URL": postgres_url, "LOG_LEVEL": "info"},
+                stdout=out,
+                stderr=out,
+            )
+        poll(
+            lambda: "waiting for the migration lock" in log.read_text(),
+            within=30,
+            what="the migrator to wait for the lock",
+        )
+        waiting.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert waiting.wait(timeout=5) == 0
+        assert time.monotonic() - started < 2
+    finally:
+        holder.close()
