@@ -12,6 +12,7 @@ written to bench/last-run.txt and bench/last-run.tsv.
 
     make bench                      # BENCH_DURATION=5s BENCH_ROUNDS=2
     BENCH_DURATION=3s make bench    # under 3 minutes
+    BENCH_SCENARIOS=get_one,create make bench
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ SCENARIOS = {  # name: (method, path, wrk script)
     "patch": ("PATCH", "/v1/employees/3", "patch.lua"),
     "join": ("PUT", "/v1/managers/1/employees/1", "join.lua"),
 }
+# BENCH_SCENARIOS=get_one,create runs only those.
+_ONLY = [s for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s]
+SCENARIOS = {k: v for k, v in SCENARIOS.items() if not _ONLY or k in _ONLY}
 TARGETS = {
     "get_one": 0.60,
     "list_page": 0.50,
