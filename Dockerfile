@@ -1,7 +1,11 @@
-# syntax=docker/dockerfile:1
 FROM python:3.11-slim AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Behind a TLS-inspecting proxy or with a package mirror:
+#   --build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt (the base image's
+#   bundle, which must hold the proxy's CA), --build-arg PIP_INDEX_URL=...
+ARG PIP_CERT=""
+ARG PIP_INDEX_URL=""
 COPY pyproject.toml README.md ./
 COPY bootstrap.py ./
 COPY settings ./settings
@@ -9,7 +13,14 @@ COPY domain ./domain
 COPY adapters ./adapters
 COPY entrypoints ./entrypoints
 COPY migrations ./migrations
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install .
+# The build args reach pip (and its build subprocesses) as environment
+# variables, unset when empty. pip and setuptools leave the venv after: the
+# runtime needs neither.
+RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
+    && if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11-slim
 # WEB_CONCURRENCY is left to the gunicorn config: 2 with Redis, 1 without.
@@ -17,10 +28,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     LOG_FORMAT=json \
     BIND=0.0.0.0:8000
-RUN useradd --system --uid 10001 --home-dir /app --create-home app
+# A fixed numeric uid and gid: runAsNonRoot can verify them.
+RUN groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --create-home app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-USER app
+USER 10001:10001
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import os,sys,urllib.request; port=os.environ.get('BIND','0.0.0.0:8000').rsplit(':',1)[1]; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/health/live', timeout=2).status != 200)"]

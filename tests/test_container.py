@@ -97,7 +97,7 @@ def test_the_image_copies_every_package_and_runs_unprivileged() -> None:
     parts = ("domain", "adapters", "entrypoints", "migrations", "settings")
     for part in (*parts, "bootstrap.py"):
         assert f"COPY {part} " in dockerfile, part
-    assert "\nUSER app" in dockerfile
+    assert "\nUSER 10001:10001" in dockerfile
     assert "ENTRYPOINT" not in dockerfile  # a command given to `run` runs as is
     assert 'CMD ["employee-api", "serve"]' in dockerfile
     assert "HEALTHCHECK" in dockerfile and "/health/live" in dockerfile
@@ -121,6 +121,14 @@ def test_compose_migrates_once_then_runs_two_replicas_on_shared_services() -> No
             "service_completed_successfully"
         )
         assert all(port.startswith("127.0.0.1:") for port in api["ports"])
+    # One image, built once (by migrate); replicas reuse it by name.
+    image = services["migrate"]["image"]
+    assert all(services[n]["image"] == image for n in ("api-1", "api-2"))
+    assert all("build" not in services[n] for n in ("api-1", "api-2"))
+    # Longer than gunicorn's graceful timeout, so in-flight requests finish.
+    assert all(services[n]["stop_grace_period"] == "30s" for n in ("api-1", "api-2"))
+    # pg_isready over TCP, not the socket the first-boot server answers early.
+    assert "-h 127.0.0.1" in services["postgres"]["healthcheck"]["test"][1]
     assert (
         services["migrate"]["environment"]["DATABASE_URL"]
         == (services["api-1"]["environment"]["DATABASE_URL"])
