@@ -6,7 +6,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 #   bundle, which must hold the proxy's CA), --build-arg PIP_INDEX_URL=...
 ARG PIP_CERT=""
 ARG PIP_INDEX_URL=""
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY bootstrap.py ./
 COPY settings ./settings
 COPY domain ./domain
@@ -14,12 +14,14 @@ COPY adapters ./adapters
 COPY entrypoints ./entrypoints
 COPY migrations ./migrations
 # The build args reach pip (and its build subprocesses) as environment
-# variables, unset when empty. pip and setuptools leave the venv after: the
-# runtime needs neither.
+# variables, unset when empty. The dependencies come from the lock file,
+# checked by hash, so two builds a week apart install the same releases; pip
+# and setuptools leave the venv after: the runtime needs neither.
 RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
     && if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
     && python -m venv /opt/venv \
-    && /opt/venv/bin/pip install . \
+    && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock \
+    && /opt/venv/bin/pip install --no-deps . \
     && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM python:3.11-slim

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate key test lint fmt clean bench
+.PHONY: run migrate key test lint fmt clean bench lock
 # `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
 # once for this checkout and kept in .secret_key (never committed).
 SECRET_FILE := .secret_key
@@ -12,11 +12,19 @@ WITH_SECRET = SECRET_KEY="$${SECRET_KEY:-$$(cat $(SECRET_FILE))}"
 NAME ?= local
 SCOPES ?= read,write
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
+
+# The runtime dependencies, pinned with hashes, from pyproject.toml, for every
+# Python 3.11 (--universal keeps markers such as redis's async-timeout): the
+# image installs exactly these. Run after changing the dependencies.
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+		--generate-hashes --no-emit-index-url pyproject.toml -o requirements.lock
 
 $(SECRET_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
