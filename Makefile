@@ -15,7 +15,10 @@ SCOPES ?= read,write
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	# The lock's versions as constraints (its hashes would demand a hash of the
+	# editable install itself, which has none).
+	sed -e '/--hash=/d' -e 's/ *\\$$//' requirements.lock > $(VENV)/constraints.txt
+	$(BIN)/pip install --quiet -c $(VENV)/constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 # The runtime dependencies, pinned with hashes, from pyproject.toml, for every
