@@ -45,7 +45,7 @@ def migrate(settings: Settings) -> list[str]:
     """Apply pending migrations; the names applied (none for the memory store)."""
     storage = open_storage(settings.without_statement_timeout())
     try:
-        return storage.migrate()
+        return storage.migrate(settings.server.migrate_wait_seconds)
     finally:
         storage.close()
 

@@ -122,6 +122,7 @@ class ServerSettings:
     metrics_dir: str | None = None  # set for gunicorn's workers: multiprocess mode
     control_socket: bool = False
     migrate_on_start: bool = True
+    migrate_wait_seconds: int = 30  # for a database that is still starting
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +239,7 @@ def _server(env: Environment, *, shared_state: bool) -> ServerSettings:
         metrics_dir=env.text("PROMETHEUS_MULTIPROC_DIR", "") or None,
         control_socket=env.flag("GUNICORN_CONTROL_SOCKET", False),
         migrate_on_start=env.flag("MIGRATE_ON_START", True),
+        migrate_wait_seconds=env.integer("MIGRATE_WAIT_SECONDS", 30, 0, 600),
     )
 
 

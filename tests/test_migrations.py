@@ -5,22 +5,29 @@ Each run is a real process, as when several containers start together.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import peewee as pw
 import psycopg2
 import pytest
 
 from adapters.sql.database import open_database, sqlite_url
+from bootstrap import migrate
+from settings import ServerSettings, Settings
 from tests import servers
 from tests.servers import poll
+from tests.tcp_proxy import TcpProxy
 
 PROJECT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
@@ -186,3 +193,45 @@ def test_sigterm_while_waiting_for_the_migration_lock_exits_0_at_once(
         assert time.monotonic() - started < 2
     finally:
         holder.close()
+
+
+@pytest.mark.postgres
+def test_migrate_waits_for_a_database_that_answers_late(
+    postgres_url: str, proxy: TcpProxy, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Containers start together: migrate retries until the database answers,
+    within MIGRATE_WAIT_SECONDS, instead of failing the whole stack."""
+    proxy.cut()
+    late = urlsplit(postgres_url)._replace(netloc=f"postgres@127.0.0.1:{proxy.port}")
+    settings = dataclasses.replace(
+        Settings(database_url=late.geturl()),
+        server=ServerSettings(migrate_wait_seconds=20),
+    )
+    results: list[list[str]] = []
+    migrating = threading.Thread(target=lambda: results.append(migrate(settings)))
+    with caplog.at_level(logging.WARNING, logger="adapters.sql.migrate"):
+        migrating.start()
+        poll(
+            lambda: "does not answer yet" in caplog.text,
+            within=10,
+            what="migrate to find the database absent",
+        )
+        proxy.start()
+        migrating.join(timeout=30)
+    assert results == [[]]  # answered, and found the schema up to date
+
+
+@pytest.mark.postgres
+def test_without_a_wait_an_absent_database_fails_migrate_at_once(
+    postgres_url: str, proxy: TcpProxy
+) -> None:
+    proxy.cut()
+    late = urlsplit(postgres_url)._replace(netloc=f"postgres@127.0.0.1:{proxy.port}")
+    settings = dataclasses.replace(
+        Settings(database_url=late.geturl()),
+        server=ServerSettings(migrate_wait_seconds=0),
+    )
+    started = time.monotonic()
+    with pytest.raises(pw.OperationalError):
+        migrate(settings)
+    assert time.monotonic() - started < 5

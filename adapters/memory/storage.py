@@ -205,7 +205,7 @@ class MemoryStorage:
     def ping(self) -> bool:
         return True
 
-    def migrate(self) -> list[str]:
+    def migrate(self, wait_seconds: float = 0.0) -> list[str]:
         return []
 
     def close(self) -> None:

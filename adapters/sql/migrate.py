@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,11 +33,29 @@ _steps.addFilter(_OneLinePerMigration())
 _ADVISORY_LOCK_KEY = 0x656D706C6F796565  # "employee"
 
 
-def apply_migrations(db: pw.Database, directory: Path) -> list[str]:
-    """Run every pending migration; returns the names applied (often none)."""
+def apply_migrations(
+    db: pw.Database, directory: Path, wait_seconds: float = 0.0
+) -> list[str]:
+    """Run every pending migration; returns the names applied (often none).
+    Waits up to wait_seconds for a database that is still starting."""
+    _connect_within(db, wait_seconds)
     with _exclusive(db):
         router = Router(db, migrate_dir=directory, logger=_steps)
         return list(router.run())
+
+
+def _connect_within(db: pw.Database, wait_seconds: float) -> None:
+    """Containers start together: the database may answer a few seconds late."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            db.connect(reuse_if_open=True)
+            return
+        except pw.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("the database does not answer yet (%s); retrying", exc)
+            time.sleep(1)  # a retry timer, bounded by the deadline
 
 
 @contextmanager

@@ -145,8 +145,8 @@ class SqlStorage:
             return False
         return not in_recovery
 
-    def migrate(self) -> list[str]:
-        return apply_migrations(self.db, MIGRATIONS_DIR)
+    def migrate(self, wait_seconds: float = 0.0) -> list[str]:
+        return apply_migrations(self.db, MIGRATIONS_DIR, wait_seconds)
 
     def close(self) -> None:
         if isinstance(self.db, PooledDatabase):

@@ -114,8 +114,9 @@ class HealthCheck(Protocol):
 class Storage(UnitOfWorkFactory, HealthCheck, Protocol):
     """Where the records live: units of work over it, its health, its schema."""
 
-    def migrate(self) -> list[str]:
-        """Bring the schema up to date; the names of the migrations applied."""
+    def migrate(self, wait_seconds: float = 0.0) -> list[str]:
+        """Bring the schema up to date; the names of the migrations applied.
+        Waits up to wait_seconds for a store that does not answer yet."""
 
     def close(self) -> None:
         """Release every connection; the storage is not used afterwards."""
