@@ -127,6 +127,16 @@ def test_compose_migrates_once_then_runs_two_replicas_on_shared_services() -> No
     assert all("build" not in services[n] for n in ("api-1", "api-2"))
     # Longer than gunicorn's graceful timeout, so in-flight requests finish.
     assert all(services[n]["stop_grace_period"] == "30s" for n in ("api-1", "api-2"))
+    # Secrets come from .env (see .env.example), never from this file.
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "employees:employees@" not in text
+    assert "${POSTGRES_PASSWORD" in text and "${REDIS_PASSWORD" in text
+    redis_command = " ".join(services["redis"]["command"])
+    assert "--requirepass" in redis_command and "noeviction" in redis_command
+    example = (ROOT / ".env.example").read_text()
+    assert all(
+        f"\n{name}=\n" in example for name in ("SECRET_KEY", "POSTGRES_PASSWORD")
+    )
     # pg_isready over TCP, not the socket the first-boot server answers early.
     assert "-h 127.0.0.1" in services["postgres"]["healthcheck"]["test"][1]
     assert (
