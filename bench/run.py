@@ -22,14 +22,13 @@ import os
 import re
 import statistics
 import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager as ContextManager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
-from bench.server import ROOT, free_port, request
+from bench import server
+from bench.server import ROOT
 from bench.system import Cpu, install_wrk, pids_named, resident_mb, tree
 from bench.world import BENCH_REDIS, SECRET, prepare_database, redis_memory_per_client
 
@@ -66,53 +65,10 @@ class Result:
     cpu: dict[str, list[float]] = field(default_factory=dict)
 
 
-@contextmanager
-def serve(app: str, env: dict[str, str]) -> Iterator[tuple[int, int]]:
-    """gunicorn with the service's configuration; yields (port, master pid)."""
-    port = free_port()
-    full = {
-        **os.environ,
-        **env,
-        "BIND": f"127.0.0.1:{port}",
-        "WEB_CONCURRENCY": WORKERS,
-        "SECRET_KEY": SECRET,
-        "LOG_LEVEL": "warning",
-    }
-    with open(ROOT / "bench" / f".{app.split(':', maxsplit=1)[0]}.log", "wb") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "python:entrypoints.gunicorn_conf",
-                "--no-control-socket",
-                app,
-            ],
-            cwd=ROOT,
-            env=full,
-            stdout=log,
-            stderr=log,
-        )
-        try:
-            _wait(port, process)
-            yield port, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def _wait(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited; see bench/.{port}.log")
-        try:
-            if request(port, "GET", "/health/live")[0] == 200:
-                return
-        except OSError:
-            time.sleep(0.1)  # polling for the port, bounded by the deadline
-    raise RuntimeError("gunicorn did not come up in 30 s")
+def serve(app: str, env: dict[str, str]) -> ContextManager[tuple[int, int]]:
+    """The service's gunicorn config, these workers, the bench's secret."""
+    own = {"WEB_CONCURRENCY": WORKERS, "SECRET_KEY": SECRET, "LOG_LEVEL": "warning"}
+    return server.serve(app, {**env, **own})
 
 
 def run_wrk(

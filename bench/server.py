@@ -26,8 +26,19 @@ def free_port() -> int:
 @contextmanager
 def gunicorn(env: Mapping[str, str], workers: int = 1) -> Iterator[int]:
     """Serve the app on a free loopback port; yields the port once it is live."""
+    with serve("bootstrap:get_app()", {**env, "WEB_CONCURRENCY": str(workers)}) as (
+        port,
+        _,
+    ):
+        yield port
+
+
+@contextmanager
+def serve(app: str, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
+    """app under the service's gunicorn config on a free loopback port; yields
+    (port, master pid) once /health/live answers."""
     port = free_port()
-    full_env = {**os.environ, **env, "WEB_CONCURRENCY": str(workers), "ACCESS_LOG": ""}
+    full_env = {**os.environ, "ACCESS_LOG": "", **env}
     # A file, not a pipe: the app logs a line per request, and a pipe nobody
     # reads fills up and stalls the worker mid-request.
     with tempfile.TemporaryFile() as log:
@@ -35,14 +46,13 @@ def gunicorn(env: Mapping[str, str], workers: int = 1) -> Iterator[int]:
             [
                 sys.executable, "-m", "gunicorn",
                 "--config", "python:entrypoints.gunicorn_conf",
-                "--bind", f"127.0.0.1:{port}", "--no-control-socket",
-                "bootstrap:get_app()",
+                "--bind", f"127.0.0.1:{port}", "--no-control-socket", app,
             ],
             cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:
             _wait_until_live(port, process, log)
-            yield port
+            yield port, process.pid
         finally:
             process.terminate()
             process.wait(timeout=30)
