@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import falcon
 
@@ -38,7 +38,7 @@ class OpenApiResource:
     def __init__(self) -> None:
         self._body = b"{}"
 
-    def publish(self, document: dict[str, Any]) -> None:
+    def publish(self, document: Mapping[str, object]) -> None:
         self._body = encoder.encode(document)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
