@@ -2,8 +2,10 @@ FROM python:3.11-slim AS build
 WORKDIR /src
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Behind a TLS-inspecting proxy or with a package mirror:
-#   --build-arg PIP_CERT=/etc/ssl/certs/ca-certificates.crt (the base image's
-#   bundle, which must hold the proxy's CA), --build-arg PIP_INDEX_URL=...
+#   --build-arg EXTRA_CA_CERT="$(cat proxy-ca.pem)" (PEM text, added to the
+#   base image's bundle for this stage only), or --build-arg PIP_CERT=PATH (a
+#   bundle already in the base image), and --build-arg PIP_INDEX_URL=URL.
+ARG EXTRA_CA_CERT=""
 ARG PIP_CERT=""
 ARG PIP_INDEX_URL=""
 COPY pyproject.toml README.md requirements.lock ./
@@ -17,7 +19,10 @@ COPY migrations ./migrations
 # variables, unset when empty. The dependencies come from the lock file,
 # checked by hash, so two builds a week apart install the same releases; pip
 # and setuptools leave the venv after: the runtime needs neither.
-RUN if [ -z "$PIP_CERT" ]; then unset PIP_CERT; fi \
+RUN if [ -n "$EXTRA_CA_CERT" ]; then \
+        printf '%s\n' "$EXTRA_CA_CERT" >> /etc/ssl/certs/ca-certificates.crt \
+        && PIP_CERT="${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}"; fi \
+    && if [ -z "$PIP_CERT" ]; then unset PIP_CERT; else export PIP_CERT; fi \
     && if [ -z "$PIP_INDEX_URL" ]; then unset PIP_INDEX_URL; fi \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --require-hashes --no-deps -r requirements.lock \
@@ -37,8 +42,10 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
+# Follows BIND (loopback for a wildcard, else the address itself, or the unix
+# socket); compose probes /health/ready instead.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os,sys,urllib.request; port=os.environ.get('BIND','0.0.0.0:8000').rsplit(':',1)[1]; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/health/live', timeout=2).status != 200)"]
+    CMD ["python", "-m", "entrypoints.probe", "/health/live"]
 # serve migrates first (safe when replicas start together: they serialise on a
 # database lock) unless MIGRATE_ON_START=0; any other command runs as given.
 CMD ["employee-api", "serve"]

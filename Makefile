@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate key test lint fmt clean bench lock
+.PHONY: run migrate key test lint fmt clean bench lock container-test
 # `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
 # once for this checkout and kept in .secret_key (never committed).
 SECRET_FILE := .secret_key
@@ -44,6 +44,12 @@ migrate: $(STAMP)
 
 test: $(STAMP)  ## PostgreSQL and Redis tests skip with a reason unless they answer
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Needs root: installs Debian's docker.io and docker-compose when no engine
+# answers, and builds stand-in base images when no registry does.
+container-test: $(STAMP)  ## build the image, run the compose stack, test it through nginx
+	export DOCKER_HOST="$$(bash .ci/engine)" && bash .ci/standins \
+		&& $(BIN)/pytest --stack tests/stack $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## the service against a bare-Falcon ceiling (BENCH_DURATION=3s is quick)
 	$(BIN)/python -m bench.run

@@ -168,3 +168,18 @@ def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
     client = connect_redis(settings)
     yield RedisCache(client, redis_breaker(settings))
     client.close()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--stack",
+        action="store_true",
+        help="run tests/stack: the image and compose stack (make container-test)",
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """tests/stack needs a container engine and minutes: make container-test."""
+    if collection_path.name == "stack" and not config.getoption("--stack"):
+        return True
+    return None

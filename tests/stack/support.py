@@ -1,0 +1,184 @@
+"""The compose stack as the container tests drive it: the repository's own
+docker-compose.yml and nginx.conf, copied with a test .env into a scratch
+project directory, run by docker-compose against the engine `.ci/engine` gave."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKER = "/usr/bin/docker"  # Debian's client, matching Debian's engine
+IMAGE = "employee-api:local"
+PROJECT = "employee-api-stack-test"
+PORT = 18_080
+# Fixed addresses in the stack's subnet: nginx (the one trusted proxy) and
+# two clients that reach nginx from inside the network with their own address.
+SUBNET = "172.30.57.0/24"
+NGINX = "172.30.57.10"
+CLIENT_A = "172.30.57.50"
+CLIENT_B = "172.30.57.51"
+SECRETS = {
+    "SECRET_KEY": "stack-test-secret-key-0123456789abcdef",
+    "POSTGRES_PASSWORD": "stack-test-postgres",
+    "REDIS_PASSWORD": "stack-test-redis",
+}
+
+
+def run(*argv: str, timeout: float = 300, check: bool = True) -> str:
+    done = subprocess.run(
+        argv, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
+        )
+    return done.stdout
+
+
+def docker(*argv: str, timeout: float = 300, check: bool = True) -> str:
+    return run(DOCKER, *argv, timeout=timeout, check=check)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage  # case-insensitive
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Stack:
+    directory: Path
+
+    @classmethod
+    def prepare(cls, directory: Path, settings: Mapping[str, str]) -> Stack:
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / "docker-compose.yml", directory)
+        (directory / "deploy").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "deploy" / "nginx.conf", directory / "deploy")
+        env = {
+            **SECRETS,
+            "PUBLISH": f"127.0.0.1:{PORT}",
+            "STACK_SUBNET": SUBNET,
+            "NGINX_ADDRESS": NGINX,
+            **settings,
+        }
+        (directory / ".env").write_text(
+            "".join(f"{name}={value}\n" for name, value in env.items())
+        )
+        return cls(directory)
+
+    def compose(self, *argv: str, timeout: float = 300, check: bool = True) -> str:
+        return run(
+            "docker-compose",
+            "--project-directory",
+            str(self.directory),
+            "-f",
+            str(self.directory / "docker-compose.yml"),
+            "-p",
+            PROJECT,
+            *argv,
+            timeout=timeout,
+            check=check,
+        )
+
+    def up(self) -> None:
+        self.compose("up", "-d", "--no-build", timeout=600)
+
+    def down(self, volumes: bool = False) -> None:
+        self.compose("down", "--timeout", "30", *(["-v"] if volumes else []))
+
+    def logs(self, service: str) -> str:
+        return self.compose("logs", "--no-color", "--no-log-prefix", service)
+
+    def container(self, service: str, index: int = 1) -> str:
+        return f"{PROJECT}_{service}_{index}"
+
+    def address(self, service: str, index: int = 1) -> str:
+        return docker(
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            self.container(service, index),
+        ).strip()
+
+    def new_key(self, name: str, *quotas: str, scopes: str = "read,write") -> str:
+        argv = ["keys", "create", "--name", name, "--scopes", scopes]
+        for quota in quotas:
+            argv += ["--quota", quota]
+        out = self.compose("exec", "-T", "api", "employee-api", *argv)
+        return out.strip().splitlines()[-1]
+
+    def nginx_log(self) -> list[dict[str, Any]]:
+        """nginx's access log (JSON lines), oldest first."""
+        lines = self.logs("nginx").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def in_network(self, address: str, script: str, *args: str) -> Any:
+        """Runs a Python script in a throwaway container at `address` on the
+        stack's network (the app image has Python); returns its JSON output."""
+        out = docker(
+            "run",
+            "--rm",
+            "--network",
+            f"{PROJECT}_default",
+            "--ip",
+            address,
+            "--entrypoint",
+            "python",
+            IMAGE,
+            "-c",
+            script,
+            *args,
+            timeout=120,
+        )
+        return json.loads(out)
+
+
+def request(
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 10,
+) -> Response:
+    """One request through nginx's published port, on a fresh connection."""
+    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
+    sent = dict(headers or {})
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        sent.setdefault("Content-Type", "application/json")
+    try:
+        connection.request(method, path, body=data, headers=sent)
+        answer = connection.getresponse()
+        return Response(answer.status, answer.headers, answer.read())
+    finally:
+        connection.close()
+
+
+def wait_until(predicate: Any, what: str, within: float = 60) -> None:
+    """Polls a condition the engine reports only by being asked."""
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        time.sleep(0.25)  # a poll interval, bounded by the deadline
+
+
+def health(container: str) -> str:
+    return docker("inspect", "-f", "{{.State.Health.Status}}", container).strip()
