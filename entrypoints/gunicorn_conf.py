@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from entrypoints.lifecycle import begin_drain_everywhere
 from entrypoints.logs import logging_config
 from settings import Settings, SettingsError
 
@@ -58,6 +60,35 @@ def on_starting(server: Any) -> None:
         directory = Path(tempfile.mkdtemp(prefix="employee-api-metrics-"))
         _made_metrics_dir.append(directory)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def when_ready(server: Any) -> None:
+    """With DRAIN_SECONDS, the first SIGTERM drains before the graceful stop:
+    readiness answers 503 while the replica still serves, so a load balancer
+    that polls it stops sending first. An alarm then delivers the stop; a
+    second SIGTERM stops at once (gracefully), SIGINT and SIGQUIT quickly."""
+    if not _server.drain_seconds:
+        return
+    graceful_stop = server.handle_term
+
+    def drain_then_stop() -> None:
+        if _draining:
+            graceful_stop()  # raises StopIteration: gunicorn's graceful stop
+            return
+        _draining.append(True)
+        begin_drain_everywhere()
+        server.log.info(
+            "draining: readiness answers 503 for %s s, then a graceful stop",
+            _server.drain_seconds,
+        )
+        # gunicorn's own signal queue, so the stop runs in its main loop.
+        signal.signal(signal.SIGALRM, lambda *_: server.signal(signal.SIGTERM, None))
+        signal.alarm(_server.drain_seconds)
+
+    server.handle_term = drain_then_stop
+
+
+_draining: list[bool] = []
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -115,6 +115,7 @@ class ServerSettings:
     threads: int = 8
     worker_timeout: int = 30
     graceful_timeout: int = 20
+    drain_seconds: int = 0  # readiness 503 this long before a graceful stop
     keepalive: int = 5
     access_log: str | None = None  # gunicorn's own; "-": standard output
     log_level: str = "info"
@@ -232,6 +233,7 @@ def _server(env: Environment, *, shared_state: bool) -> ServerSettings:
         threads=env.integer("THREADS", 8, 1, 1024),
         worker_timeout=env.integer("WORKER_TIMEOUT", 30, 1, 3600),
         graceful_timeout=env.integer("GRACEFUL_TIMEOUT", 20, 0, 3600),
+        drain_seconds=env.integer("DRAIN_SECONDS", 0, 0, 300),
         keepalive=env.integer("KEEPALIVE", 5, 0, 3600),
         access_log=access_log or None,
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),

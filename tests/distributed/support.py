@@ -160,6 +160,15 @@ class Instance:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    def send(self, signum: int) -> None:
+        assert self._process is not None
+        self._process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        """gunicorn's exit status, once it has exited."""
+        assert self._process is not None
+        return self._process.wait(timeout=timeout)
+
     def stop(self) -> None:
         if self._process is None:
             return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.support import IMAGE, ROOT, Stack, docker, health, wait_until
+from tests.stack.support import IMAGE, ROOT, Stack, docker
 
 # The limits the stack runs with: small enough to reach in a test.
 LIMITS = {"RATE_LIMIT_MANAGERS": "20/minute", "RATE_LIMIT_EMPLOYEES": "10/minute"}
@@ -51,9 +51,7 @@ def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stac
     running.down(volumes=True)  # what an interrupted earlier run left
     try:
         running.up()
-        for index in (1, 2):
-            name = running.container("api", index)
-            wait_until(lambda: health(name) == "healthy", f"{name} healthy")
+        running.wait_healthy("api", 2)
         yield running
     finally:
         running.down(volumes=True)

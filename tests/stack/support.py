@@ -113,6 +113,11 @@ class Stack:
             self.container(service, index),
         ).strip()
 
+    def wait_healthy(self, service: str, replicas: int) -> None:
+        for index in range(1, replicas + 1):
+            name = self.container(service, index)
+            wait_until(lambda n=name: health(n) == "healthy", f"{name} healthy")
+
     def new_key(self, name: str, *quotas: str, scopes: str = "read,write") -> str:
         argv = ["keys", "create", "--name", name, "--scopes", scopes]
         for quota in quotas:
@@ -128,22 +133,16 @@ class Stack:
     def in_network(self, address: str, script: str, *args: str) -> Any:
         """Runs a Python script in a throwaway container at `address` on the
         stack's network (the app image has Python); returns its JSON output."""
-        out = docker(
-            "run",
-            "--rm",
-            "--network",
-            f"{PROJECT}_default",
-            "--ip",
-            address,
-            "--entrypoint",
-            "python",
-            IMAGE,
-            "-c",
-            script,
-            *args,
-            timeout=120,
-        )
-        return json.loads(out)
+        return json.loads(docker("run", "--rm", *self._at(address, script, *args)))
+
+    def start_in_network(self, address: str, script: str, *args: str) -> str:
+        """As in_network, in the background; returns the container's id."""
+        return docker("run", "--detach", *self._at(address, script, *args)).strip()
+
+    def _at(self, address: str, script: str, *args: str) -> list[str]:
+        network = f"{PROJECT}_default"
+        placed = ["--network", network, "--ip", address, "--entrypoint", "python"]
+        return [*placed, IMAGE, "-c", script, *args]
 
 
 def request(
@@ -151,6 +150,7 @@ def request(
     path: str,
     token: str | None = None,
     body: Any = None,
+    *,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10,
 ) -> Response:

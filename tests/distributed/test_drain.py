@@ -1,0 +1,63 @@
+"""A stop under gunicorn with DRAIN_SECONDS: readiness answers 503 while the
+server still serves, then the graceful stop closes the port and exits 0."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+from tests.distributed.support import Instance, http_status
+from tests.servers import poll
+
+
+def instance(tmp_path: Path, drain_seconds: int) -> Instance:
+    return Instance(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'drain.sqlite3'}",
+            "DRAIN_SECONDS": str(drain_seconds),
+            "MIGRATE_ON_START": "0",
+            "LOG_LEVEL": "info",
+        },
+        tmp_path / "gunicorn.log",
+    ).start(ready_path="/health/live")
+
+
+def test_sigterm_drains_then_stops_gracefully(tmp_path: Path) -> None:
+    server = instance(tmp_path, drain_seconds=2)
+    assert http_status(server.port, "/health/ready") == 200
+    server.send(signal.SIGTERM)
+    began = time.monotonic()
+    poll(
+        lambda: http_status(server.port, "/health/ready") == 503,
+        within=5,
+        what="readiness 503 after SIGTERM",
+    )
+    # Still serving while it drains: a load balancer's last requests succeed.
+    assert http_status(server.port, "/health/live") == 200
+    assert time.monotonic() - began < 1.5
+    assert server.wait(timeout=2 + 10) == 0
+    assert time.monotonic() - began >= 2  # the whole drain, not less
+    assert http_status(server.port, "/health/live") is None
+    assert "draining: readiness answers 503 for 2 s" in server.log()
+
+
+def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
+    server = instance(tmp_path, drain_seconds=120)
+    server.send(signal.SIGTERM)
+    poll(
+        lambda: http_status(server.port, "/health/ready") == 503,
+        within=5,
+        what="readiness 503 after SIGTERM",
+    )
+    server.send(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+
+
+def test_without_a_drain_sigterm_stops_at_once(tmp_path: Path) -> None:
+    server = instance(tmp_path, drain_seconds=0)
+    began = time.monotonic()
+    server.send(signal.SIGTERM)
+    assert server.wait(timeout=10) == 0
+    assert time.monotonic() - began < 5
+    assert "draining" not in server.log()
