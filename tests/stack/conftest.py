@@ -43,7 +43,7 @@ def image() -> str:
     return IMAGE
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Two replicas behind nginx on an empty database; removed with its data
     at the end, passed or not."""

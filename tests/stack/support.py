@@ -180,5 +180,17 @@ def wait_until(predicate: Any, what: str, within: float = 60) -> None:
         time.sleep(0.25)  # a poll interval, bounded by the deadline
 
 
+def logs_of(container: str) -> str:
+    """A container's standard output and error, interleaved."""
+    return subprocess.run(
+        [DOCKER, "logs", container],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+
 def health(container: str) -> str:
     return docker("inspect", "-f", "{{.State.Health.Status}}", container).strip()

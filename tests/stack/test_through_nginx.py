@@ -16,6 +16,7 @@ from tests.stack.support import (
     Stack,
     docker,
     health,
+    logs_of,
     request,
     wait_until,
 )
@@ -186,7 +187,7 @@ def test_a_replica_stopped_mid_stream_fails_no_retryable_request(
     for thread in streams:
         thread.start()
     try:
-        wait_until(lambda: "200" in docker("logs", poller), "the poller sees 200")
+        wait_until(lambda: "200" in logs_of(poller), "the poller sees 200")
         wait_until(lambda: successes() >= 200, "a stream under way")
         before = successes()
         started = time.monotonic()
@@ -198,7 +199,7 @@ def test_a_replica_stopped_mid_stream_fails_no_retryable_request(
         for thread in streams:
             thread.join()
     docker("wait", poller, timeout=30)
-    readiness = json.loads(docker("logs", poller).strip().splitlines()[-1])
+    readiness = json.loads(logs_of(poller).strip().splitlines()[-1])
     docker("rm", poller)
     print(f"\nreplica stop took {took:.2f} s; readiness {readiness}; {dict(outcomes)}")
     assert set(outcomes) == {"GET 200", "PUT 200"}, outcomes
