@@ -47,9 +47,12 @@ test: $(STAMP)  ## PostgreSQL and Redis tests skip with a reason unless they ans
 
 # Needs root: installs Debian's docker.io and docker-compose when no engine
 # answers, and builds stand-in base images when no registry does.
+# A dockerd the target started is stopped after, passed or not.
 container-test: $(STAMP)  ## build the image, run the compose stack, test it through nginx
-	export DOCKER_HOST="$$(bash .ci/engine)" && bash .ci/standins \
-		&& $(BIN)/pytest --stack tests/stack $(PYTEST_ARGS)
+	host="$$(bash .ci/engine)" && export DOCKER_HOST="$$host" \
+		&& bash .ci/standins \
+		&& { $(BIN)/pytest --stack tests/stack $(PYTEST_ARGS); status=$$?; \
+		     bash .ci/engine stop; exit $$status; }
 
 bench: $(STAMP)  ## the service against a bare-Falcon ceiling (BENCH_DURATION=3s is quick)
 	$(BIN)/python -m bench.run

@@ -103,30 +103,37 @@ def test_the_image_copies_every_package_and_runs_unprivileged() -> None:
     assert "HEALTHCHECK" in dockerfile and "/health/live" in dockerfile
 
 
-def test_compose_migrates_once_then_runs_two_replicas_on_shared_services() -> None:
+def test_compose_puts_nginx_alone_in_front_of_replicas_of_one_image() -> None:
+    """The file's shape; tests/stack (make container-test) runs it for real."""
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "migrate", "api-1", "api-2"} <= set(services)
+    assert set(services) == {"postgres", "redis", "migrate", "api", "nginx"}
     assert services["migrate"]["command"] == ["employee-api", "migrate"]
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == (
         "service_healthy"
     )
-    for name in ("api-1", "api-2"):
-        api = services[name]
-        env = api["environment"]
-        assert env["DATABASE_URL"].startswith("postgresql://")
-        assert env["REDIS_URL"].startswith("redis://")
-        assert env["MIGRATE_ON_START"] == "0"  # the migrate service did it
-        assert api["depends_on"]["migrate"]["condition"] == (
-            "service_completed_successfully"
-        )
-        assert all(port.startswith("127.0.0.1:") for port in api["ports"])
-    # One image, built once (by migrate); replicas reuse it by name.
-    image = services["migrate"]["image"]
-    assert all(services[n]["image"] == image for n in ("api-1", "api-2"))
-    assert all("build" not in services[n] for n in ("api-1", "api-2"))
-    # Longer than gunicorn's graceful timeout, so in-flight requests finish.
-    assert all(services[n]["stop_grace_period"] == "30s" for n in ("api-1", "api-2"))
+    api = services["api"]
+    env = api["environment"]
+    assert env["DATABASE_URL"].startswith("postgresql://")
+    assert env["REDIS_URL"].startswith("redis://")
+    assert env["MIGRATE_ON_START"] == "0"  # the migrate service did it
+    assert api["depends_on"]["migrate"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert api["scale"] == "${API_REPLICAS:-2}"
+    assert "ports" not in api  # reached through nginx only
+    assert "/health/ready" in api["healthcheck"]["test"]
+    # Only nginx may say who the client is.
+    nginx = services["nginx"]
+    address = nginx["networks"]["default"]["ipv4_address"]
+    assert env["TRUSTED_PROXIES"] == address
+    assert nginx["depends_on"]["api"]["condition"] == "service_healthy"
+    assert [p.split(":")[0] for p in nginx["ports"]] == ["${PUBLISH"]
+    # One image, built once (by migrate); the replicas reuse it by name.
+    assert api["image"] == services["migrate"]["image"]
+    assert "build" not in api
+    # Longer than the drain and gunicorn's graceful timeout together.
+    assert api["stop_grace_period"] == "30s"
     # Secrets come from .env (see .env.example), never from this file.
     text = (ROOT / "docker-compose.yml").read_text()
     assert "employees:employees@" not in text
@@ -141,5 +148,5 @@ def test_compose_migrates_once_then_runs_two_replicas_on_shared_services() -> No
     assert "-h 127.0.0.1" in services["postgres"]["healthcheck"]["test"][1]
     assert (
         services["migrate"]["environment"]["DATABASE_URL"]
-        == (services["api-1"]["environment"]["DATABASE_URL"])
+        == (services["api"]["environment"]["DATABASE_URL"])
     )
