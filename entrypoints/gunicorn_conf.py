@@ -23,7 +23,9 @@ except SettingsError as exc:
 bind = _server.bind
 workers = _server.workers
 threads = _server.threads
-worker_class = "gthread"
+# gthread, reading each request whole in its event loop before a thread sees
+# it, so slow clients cannot hold the threads (entrypoints/worker.py).
+worker_class = "entrypoints.worker.BufferingWorker"
 timeout = _server.worker_timeout
 graceful_timeout = _server.graceful_timeout
 keepalive = _server.keepalive

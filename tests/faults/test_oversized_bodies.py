@@ -1,0 +1,71 @@
+"""Oversized bodies straight at gunicorn: every one gets its 413, and the
+connection either stays usable or is closed cleanly after the answer, so the
+next request (on the same connection or a new one) succeeds."""
+
+from __future__ import annotations
+
+import http.client
+from collections import Counter
+from collections.abc import Iterator
+
+import pytest
+
+from tests.distributed.support import Instance
+
+LIMIT = 4096
+ROUNDS = 200
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    tmp_path = tmp_path_factory.mktemp("oversized")
+    instance = Instance(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'big.sqlite3'}",
+            "MAX_BODY_BYTES": str(LIMIT),
+            "RATE_LIMIT_MANAGERS": "1000000/minute",
+        },
+        tmp_path / "gunicorn.log",
+    ).start()
+    yield instance
+    instance.stop()
+
+
+def chunks(body: bytes, size: int = 1000) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+@pytest.mark.parametrize("excess", [1, 16 * 1024, 1024 * 1024], ids=str)
+def test_every_oversized_body_gets_its_413(
+    server: Instance, chunked: bool, excess: int
+) -> None:
+    body = b'{"name": "' + b"x" * (LIMIT + excess) + b'"}'
+    outcomes: Counter[str] = Counter()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    for _ in range(ROUNDS):
+        headers = {"Content-Type": "application/json"}
+        connection.request(
+            "POST",
+            "/v1/managers",
+            body=chunks(body) if chunked else body,
+            headers=headers,
+            encode_chunked=chunked,
+        )
+        answer = connection.getresponse()
+        answer.read()
+        outcomes[f"POST {answer.status}"] += 1
+        if answer.will_close:
+            outcomes["closed after"] += 1
+            connection.close()
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", server.port, timeout=10
+            )
+        connection.request("GET", "/health/live")
+        follow = connection.getresponse()
+        follow.read()
+        outcomes[f"GET {follow.status}"] += 1
+    connection.close()
+    assert outcomes["POST 413"] == ROUNDS, outcomes
+    assert outcomes["GET 200"] == ROUNDS, outcomes
