@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -22,7 +21,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     url = f"sqlite:///{tmp_path / 'worker.sqlite3'}"
     db = open_database(url)
     apply_migrations(db, MIGRATIONS_DIR)
-    db.close_all()
+    db.close()
     instance = Instance(
         {"DATABASE_URL": url, "RATE_LIMIT_MANAGERS": "1000000/minute"},
         tmp_path / "gunicorn.log",
