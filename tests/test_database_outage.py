@@ -4,6 +4,7 @@ stays up, and it recovers by itself once the database answers again."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -12,6 +13,8 @@ from falcon import testing
 
 import bootstrap
 from adapters.sql.database import open_database
+from adapters.sql.storage import SqlStorage
+from domain.errors import StorageUnavailable
 from settings import AuthSettings, PoolSettings, Settings
 from tests.conftest import UNLIMITED
 from tests.tcp_proxy import TcpProxy
@@ -149,6 +152,43 @@ def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
         client.simulate_get(f"/v1/managers?limit={n}").status_code for n in (3, 4, 5)
     ]
     assert statuses[-2:] == [200, 200], statuses
+
+
+def test_a_frozen_database_costs_one_deadline_whatever_the_pool_holds(
+    proxy: TcpProxy, postgres_url: str, postgres_storage: object
+) -> None:
+    """The check-out ping of each idle connection, and the reconnect after
+    them, share the unit of work's one deadline (0.3 s + 2 s here): not one
+    deadline per pooled connection plus one for the connect."""
+    through_proxy = urlsplit(postgres_url)._replace(
+        netloc=f"postgres@127.0.0.1:{proxy.port}"
+    )
+    db = open_database(through_proxy.geturl(), PoolSettings(statement_timeout_ms=300))
+    storage = SqlStorage(db)
+    together = threading.Barrier(4)
+
+    def hold_a_connection() -> None:
+        with storage(write=False):
+            db.execute_sql("SELECT 1")
+            together.wait(timeout=10)
+
+    holders = [threading.Thread(target=hold_a_connection) for _ in range(4)]
+    for thread in holders:
+        thread.start()
+    for thread in holders:
+        thread.join()
+    assert len(db._connections) == 4  # four idle connections, each to be pinged
+
+    proxy.freeze()
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailable), storage(write=False):
+        db.execute_sql("SELECT 1")
+    waited = time.monotonic() - started
+    proxy.thaw()
+    assert 2.3 <= waited < 3.3, waited
+    with storage(write=False):
+        assert db.execute_sql("SELECT 1").fetchone() == (1,)
+    db.close_all()
 
 
 def test_a_database_without_the_api_key_table_is_503_not_500(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,21 @@ def _sqlite(path: str) -> pw.SqliteDatabase:
 
 
 _deadline: dict[str, float | None] = {"seconds": 10.0}
+# The deadline of the unit of work this thread runs, if any: one budget for
+# the pool's check-out ping, any reconnect and every statement together.
+_work = threading.local()
+
+
+def work_begins() -> None:
+    """From now until work_ends(), this thread's database calls share one
+    deadline, so a frozen server costs a request the limit once, not once
+    per pooled connection the pool tries and once more to reconnect."""
+    limit = _deadline["seconds"]
+    _work.until = None if limit is None else time.monotonic() + limit
+
+
+def work_ends() -> None:
+    _work.until = None
 
 
 def _wait_with_deadline(conn: Any) -> None:
@@ -56,6 +72,9 @@ def _wait_with_deadline(conn: Any) -> None:
     unit of work drops the connection."""
     limit = _deadline["seconds"]
     deadline = None if limit is None else time.monotonic() + limit
+    until = getattr(_work, "until", None)
+    if until is not None:
+        deadline = until if deadline is None else min(deadline, until)
     while True:
         state = conn.poll()
         if state == psycopg2.extensions.POLL_OK:

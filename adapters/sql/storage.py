@@ -11,7 +11,7 @@ from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
 from adapters.observer import BackendObserver, NoObserver
 from adapters.sql.api_keys import SqlApiKeyRepository
-from adapters.sql.database import is_postgres
+from adapters.sql.database import is_postgres, work_begins, work_ends
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
@@ -51,6 +51,7 @@ class SqlUnitOfWork:
         self.api_keys = factory.api_keys
 
     def __enter__(self) -> Self:
+        work_begins()
         try:
             self._db.connect(reuse_if_open=True)
             if self._write:
@@ -59,6 +60,7 @@ class SqlUnitOfWork:
                 self._db.begin(*(() if is_postgres(self._db) else ("IMMEDIATE",)))
         except _OUTAGE as exc:
             self._discard()
+            work_ends()
             raise self._unavailable() from exc
         return self
 
@@ -72,6 +74,12 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        try:
+            self._settle(exc)
+        finally:
+            work_ends()
+
+    def _settle(self, exc: BaseException | None) -> None:
         code = _pgcode(exc)
         if code in _LOST_RACE:
             self._end()
