@@ -31,6 +31,7 @@ from typing import Any
 from gunicorn import http
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
+from domain import deadline
 from entrypoints.framing import (
     CHUNKED,
     CONTINUE,
@@ -126,6 +127,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
         return chunked_done(inbox.data, inbox.body_start)
 
     def _hand_over(self, conn: TConn, inbox: Inbox) -> None:
+        conn.arrived = time.monotonic()  # whole: from here it waits for a thread
         if conn.parser is None:
             conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
         conn.parser.unreader.unread(bytes(inbox.data))
@@ -136,7 +138,11 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
     def handle_request(self, req: Any, conn: TConn) -> bool:
         if getattr(conn, "oversized", False):
             req.must_close = True  # the answer says so: Connection: close
-        return bool(super().handle_request(req, conn))
+        deadline.request_arrived(getattr(conn, "arrived", None) or time.monotonic())
+        try:
+            return bool(super().handle_request(req, conn))
+        finally:
+            deadline.request_done()
 
     def finish_request(self, conn: TConn, fs: Any) -> None:
         """After answering an oversized body, linger: the client may still be

@@ -160,6 +160,12 @@ class Instance:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
 
+    @property
+    def pid(self) -> int:
+        """gunicorn's master."""
+        assert self._process is not None
+        return self._process.pid
+
     def send(self, signum: int) -> None:
         assert self._process is not None
         self._process.send_signal(signum)
