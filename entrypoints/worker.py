@@ -66,6 +66,17 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
         self._body_limit = settings.http.max_body_bytes
         super().init_process()
 
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # Stopping: close the listeners now, not after the grace period.
+            # Open, the kernel would go on completing handshakes into a
+            # backlog no one accepts, and reset those connections at exit; a
+            # closed port is refused at once, and a proxy moves on.
+            for listener in self.sockets:
+                with contextlib.suppress(OSError):
+                    listener.close()
+
     def enqueue_req(self, conn: TConn) -> None:
         if getattr(conn, "buffered", False) or self.cfg.is_ssl:
             conn.buffered = False

@@ -4,8 +4,12 @@ server still serves, then the graceful stop closes the port and exits 0."""
 from __future__ import annotations
 
 import signal
+import socket
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.distributed.support import Instance, http_status
 from tests.servers import poll
@@ -61,3 +65,28 @@ def test_without_a_drain_sigterm_stops_at_once(tmp_path: Path) -> None:
     assert server.wait(timeout=10) == 0
     assert time.monotonic() - began < 5
     assert "draining" not in server.log()
+
+
+def test_a_stopping_server_refuses_new_connections_at_once(tmp_path: Path) -> None:
+    """While a stopping worker waits for a request in progress, its port is
+    closed: a new connection is refused at once (a proxy moves on), not left
+    in a backlog that no one accepts and that is reset at exit."""
+    server = instance(tmp_path, drain_seconds=0)
+    in_progress = socket.create_connection(("127.0.0.1", server.port))
+    in_progress.sendall(
+        b"POST /v1/managers HTTP/1.1\r\nHost: api\r\nContent-Length: 100\r\n\r\n{"
+    )
+    server.send(signal.SIGTERM)
+    poll(lambda: refused(server.port), within=3, what="the port to close")
+    with pytest.raises(subprocess.TimeoutExpired):
+        server.wait(timeout=0.1)  # still serving the request in progress
+    in_progress.close()
+    assert server.wait(timeout=15) == 0
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
