@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate key test lint fmt clean bench lock container-test
+.PHONY: run migrate key test lint fmt clean bench lock container-test soak
 # `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
 # once for this checkout and kept in .secret_key (never committed).
 SECRET_FILE := .secret_key
@@ -44,6 +44,9 @@ migrate: $(STAMP)
 
 test: $(STAMP)  ## PostgreSQL and Redis tests skip with a reason unless they answer
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+soak: $(STAMP)  ## the mixed load on two instances for SOAK_SECONDS (300), then the journal check
+	SOAK_SECONDS=$${SOAK_SECONDS:-300} $(BIN)/pytest -s tests/faults/test_soak.py
 
 # Needs root: installs Debian's docker.io and docker-compose when no engine
 # answers, and builds stand-in base images when no registry does.

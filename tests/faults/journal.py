@@ -170,38 +170,54 @@ class LoadThread(threading.Thread):
             self._judge("POST", status, body)
 
     def run(self) -> None:
+        # (share, action): reads 60%, writes 40%, over every endpoint.
+        mix = [
+            (0.43, self._read),
+            (0.05, lambda e: self._get(f"/v1/managers/{self._manager}/employees")),
+            (0.04, lambda e: self._get(f"/v1/employees?manager_id={self._manager}")),
+            (0.04, lambda e: self._get(f"/v1/managers/{self._manager}")),
+            (0.02, lambda e: self._get("/v1/managers?limit=5")),
+            (0.02, lambda e: self._patch_manager()),
+            (0.18, self._patch),
+            (0.06, self._put),
+            (0.11, self._join_or_leave),
+            (0.03, self._remove),
+        ]
+        shares, actions = zip(*mix, strict=True)
         while not self._halt.is_set():
-            roll = self._rng.random()
-            if not self._mine or roll < 0.02:
+            if not self._mine or self._rng.random() < 0.02:
                 self._create()
                 continue
-            employee = self._rng.choice(self._mine)
-            record = self._journal.records[employee]
-            path = f"/v1/employees/{employee}"
-            if roll < 0.45:
-                self._read(path, record)
-            elif roll < 0.55:
-                self._client.call("GET", f"/v1/managers/{self._manager}/employees")
-            elif roll < 0.62:
-                self._client.call("GET", f"/v1/employees?manager_id={self._manager}")
-            elif roll < 0.80:
-                self._write(
-                    record, "PATCH", path, {"title": f"T{self._rng.randrange(10**6)}"}
-                )
-            elif roll < 0.86:
-                current = record.states[0] or {}
-                body = {
-                    "name": "E",
-                    "email": current.get("email", "x@load.test"),
-                    "title": "full",
-                }
-                self._write(record, "PUT", path, body)
-            elif roll < 0.97:
-                self._join_or_leave(employee, record)
-            elif len(self._mine) > 2:
-                self._remove(employee, record, path)
+            action = self._rng.choices(actions, weights=shares)[0]
+            action(self._rng.choice(self._mine))
 
-    def _read(self, path: str, record: Record) -> None:
+    def _get(self, path: str) -> None:
+        status, body = self._client.call("GET", path)
+        if status not in (200, 503, None):
+            self._journal.unexpected.append(f"GET {path}: {status} {body}")
+
+    def _patch_manager(self) -> None:
+        body = {"department": f"D{self._rng.randrange(10)}"}
+        status, answer = self._client.call(
+            "PATCH", f"/v1/managers/{self._manager}", body
+        )
+        if status != 200:
+            self._judge("PATCH manager", status, answer)
+
+    def _patch(self, employee: int) -> None:
+        title = f"T{self._rng.randrange(10**6)}"
+        record = self._journal.records[employee]
+        self._write(record, "PATCH", f"/v1/employees/{employee}", {"title": title})
+
+    def _put(self, employee: int) -> None:
+        record = self._journal.records[employee]
+        email = (record.states[0] or {}).get("email", "x@load.test")
+        body = {"name": "E", "email": email, "title": "full"}
+        self._write(record, "PUT", f"/v1/employees/{employee}", body)
+
+    def _read(self, employee: int) -> None:
+        path = f"/v1/employees/{employee}"
+        record = self._journal.records[employee]
         floor = record.acked_version
         status, body = self._client.call("GET", path)
         if status == 200 and body["version"] < floor:
@@ -228,7 +244,8 @@ class LoadThread(threading.Thread):
         else:
             self._judge(method, status, answer)
 
-    def _join_or_leave(self, employee: int, record: Record) -> None:
+    def _join_or_leave(self, employee: int) -> None:
+        record = self._journal.records[employee]
         current = record.states[-1]
         if current is None:
             return
@@ -249,8 +266,11 @@ class LoadThread(threading.Thread):
         else:
             self._judge("join" if joining else "leave", status, answer)
 
-    def _remove(self, employee: int, record: Record, path: str) -> None:
-        status, answer = self._client.call("DELETE", path)
+    def _remove(self, employee: int) -> None:
+        if len(self._mine) <= 2:
+            return
+        record = self._journal.records[employee]
+        status, answer = self._client.call("DELETE", f"/v1/employees/{employee}")
         if status == 204:
             record.settle(None)
             self._mine.remove(employee)
