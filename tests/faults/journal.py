@@ -246,6 +246,8 @@ class LoadThread(threading.Thread):
 
     def _join_or_leave(self, employee: int) -> None:
         record = self._journal.records[employee]
+        if len(record.states) > 1 and not self._settle_by_reading(employee, record):
+            return
         current = record.states[-1]
         if current is None:
             return
@@ -265,6 +267,17 @@ class LoadThread(threading.Thread):
             record.maybe(after)
         else:
             self._judge("join" if joining else "leave", status, answer)
+
+    def _settle_by_reading(self, employee: int, record: Record) -> bool:
+        """After a write that got no answer, the record is what a read says
+        (this thread is its only writer), as a careful client would check."""
+        status, body = self._client.call("GET", f"/v1/employees/{employee}")
+        if status == 200:
+            record.settle(state_of(body))
+        elif status == 404:
+            record.settle(None)
+            self._mine.remove(employee)
+        return status == 200
 
     def _remove(self, employee: int) -> None:
         if len(self._mine) <= 2:
