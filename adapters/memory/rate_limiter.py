@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 from domain.keys import Quota
@@ -13,41 +12,33 @@ from domain.ports import RateDecision
 
 
 class MemoryRateLimiter:
-    """Sliding log: at most quota.limit requests in any window of the quota."""
+    """GCRA, as the Redis limiter: quota.limit requests in a burst, then one
+    more every window / limit; one number (the TAT) per client."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._logs: dict[str, deque[float]] = {}
+        self._tats: dict[str, float] = {}
         self._hits = 0
-        self._longest_window = 0
 
     def hit(self, key: str, quota: Quota) -> RateDecision:
         with self._lock:
             now = self._clock()
-            self._longest_window = max(self._longest_window, quota.window_seconds)
-            log = self._logs.setdefault(key, deque())
-            while log and log[0] <= now - quota.window_seconds:
-                log.popleft()
-            allowed = len(log) < quota.limit
+            interval = quota.window_seconds / quota.limit
+            tat = max(self._tats.get(key, now), now)
+            # As in the Redis script: room for a double's rounding, no more.
+            slack = (quota.limit + 100) * 1e-8
+            allowed = tat + interval - now <= quota.window_seconds + slack
             if allowed:
-                log.append(now)
+                tat += interval
+                self._tats[key] = tat
             self._forget_idle(now)
-            return RateDecision.from_window(
-                allowed,
-                quota,
-                count=len(log),
-                oldest=log[0] if log else now,
-                newest=log[-1] if log else now,
-                now=now,
-            )
+            return RateDecision.from_gcra(allowed, quota, tat=tat, now=now)
 
     def _forget_idle(self, now: float) -> None:
-        """Now and then, drop clients whose every request left the window."""
+        """Now and then, drop clients whose quota is whole again."""
         self._hits += 1
         if self._hits % 10_000:
             return
-        cutoff = now - self._longest_window
-        idle = [k for k, log in self._logs.items() if not log or log[-1] <= cutoff]
-        for key in idle:
-            del self._logs[key]
+        for key in [k for k, tat in self._tats.items() if tat <= now]:
+            del self._tats[key]

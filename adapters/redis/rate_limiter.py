@@ -7,63 +7,61 @@ from typing import Any
 import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from adapters.redis.client import new_token
 from domain.keys import Quota
 from domain.ports import RateDecision, RateLimiterUnavailable
+from domain.ports.rate_limiter import EPOCH_SECONDS
 
-# Sliding log in one atomic step. Redis's own clock is the one clock every
-# instance shares; rejected requests are not recorded.
-_SLIDING_LOG = """
+# GCRA in one atomic step on Redis's own clock, the one clock every instance
+# shares: one key per client and group holding its theoretical arrival time
+# (TAT), so memory per client is constant whatever the quota. A request is
+# allowed when the TAT it would push to stays within a window of now; a
+# rejected request changes nothing. Times are microseconds since EPOCH (a
+# recent instant keeps doubles precise to a hundredth of a microsecond); the
+# tolerance absorbs their rounding over a whole burst, and stays far below an
+# interval for any quota up to tens of thousands per minute.
+_GCRA = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local epoch = tonumber(ARGV[3])
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local count = redis.call('ZCARD', key)
+local now = (tonumber(t[1]) - epoch) * 1000000 + tonumber(t[2])
+local interval = window / limit
+local tat = tonumber(redis.call('GET', key) or now)
+if tat < now then tat = now end
 local allowed = 0
-if count < limit then
-  redis.call('ZADD', key, now, now .. ':' .. ARGV[3])
-  redis.call('PEXPIRE', key, math.ceil(window / 1000))
-  count = count + 1
+if tat + interval - now <= window + (limit + 100) * 0.01 then
   allowed = 1
+  tat = tat + interval
+  local ttl = math.ceil((tat - now) / 1000)
+  redis.call('SET', key, string.format('%.17g', tat), 'PX', ttl)
 end
-local oldest = now
-local newest = now
-if count > 0 then
-  oldest = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
-  newest = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
-end
-return {allowed, count, oldest, newest, now}
+return {allowed, string.format('%.17g', tat), string.format('%.17g', now)}
 """
 
 _MICRO = 1_000_000
 
 
 class RedisRateLimiter:
-    """At most quota.limit requests in any window, across every instance."""
+    """quota.limit requests in a burst, one more every window / limit after,
+    counted across every instance."""
 
     def __init__(
         self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
     ) -> None:
-        self._script = client.register_script(_SLIDING_LOG)
+        self._script = client.register_script(_GCRA)
         self._breaker = breaker
         self._prefix = prefix
 
     def hit(self, key: str, quota: Quota) -> RateDecision:
-        args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, new_token()]
+        args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, EPOCH_SECONDS]
         try:
             result = self._breaker.call(
                 lambda: self._script(keys=[self._prefix + key], args=args)
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
-        allowed, count, oldest, newest, now = (int(v) for v in result)
-        return RateDecision.from_window(
-            bool(allowed),
-            quota,
-            count=count,
-            oldest=oldest / _MICRO,
-            newest=newest / _MICRO,
-            now=now / _MICRO,
+        allowed, tat, now = (float(v) for v in result)
+        return RateDecision.from_gcra(
+            bool(allowed), quota, tat=tat / _MICRO, now=now / _MICRO
         )

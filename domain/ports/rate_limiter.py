@@ -1,4 +1,5 @@
-"""The RateLimiter port: a sliding window per client and group."""
+"""The RateLimiter port: per client and group, quota.limit requests at once,
+then one more every window / limit (GCRA: a generic cell rate algorithm)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from domain.keys import Quota
+
+# A recent instant: times counted from it keep a double's precision fine.
+EPOCH_SECONDS = 1_767_225_600  # 2026-01-01T00:00:00Z
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,21 +22,19 @@ class RateDecision:
     retry_after_seconds: int  # until a request will be accepted (0 if allowed)
 
     @classmethod
-    def from_window(
-        cls,
-        allowed: bool,
-        quota: Quota,
-        *,
-        count: int,
-        oldest: float,
-        newest: float,
-        now: float,
+    def from_gcra(
+        cls, allowed: bool, quota: Quota, *, tat: float, now: float
     ) -> RateDecision:
-        """The decision's numbers from a sliding window's state (every limiter's)."""
+        """The decision's numbers from a GCRA state (every limiter's): `tat`,
+        the theoretical arrival time after this request, runs ahead of `now`
+        by one interval (window / limit) per request still counted."""
         window = quota.window_seconds
-        reset = max(0, _ceil(newest + window - now)) if count else 0
-        retry = 0 if allowed else max(1, _ceil(oldest + window - now))
-        return cls(allowed, quota.limit, max(0, quota.limit - count), reset, retry)
+        interval = window / quota.limit
+        ahead = max(0.0, tat - now)
+        room = math.floor(round((window - ahead) / interval, 6))
+        remaining = min(quota.limit, max(0, room))
+        retry = 0 if allowed else max(1, _ceil(ahead + interval - window))
+        return cls(allowed, quota.limit, remaining, _ceil(ahead), retry)
 
 
 def _ceil(seconds: float) -> int:

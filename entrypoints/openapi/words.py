@@ -33,6 +33,9 @@ Where the contract leaves a choice open, this service does the following:
   leaving a team the employee is not in is 404 before `If-Match` is looked at.
 - `If-None-Match` compares weakly (RFC 9110), so `W/"1-2"` also gets 304.
 - `HEAD` is answered on every `GET` route.
+- A quota of N per window (GCRA): N requests at once (the (N+1)th of a burst
+  is 429), then one more every window / N; `RateLimit-Remaining` is how many
+  could be sent right now, `RateLimit-Reset` when all N could be again.
 - While the limiter's Redis is down and the limiter fails open, responses
   carry no `RateLimit-*` headers (there is no count to report).
 - A request without a valid key is counted against its address before it is
@@ -108,7 +111,7 @@ HEADERS: dict[str, Any] = {
     "Link": _header('The next page: <path?query>; rel="next".'),
     "Idempotent-Replayed": _header("true on a replayed answer."),
     "RateLimit-Limit": _header("Requests allowed per window.", "integer"),
-    "RateLimit-Remaining": _header("Requests left in this window.", "integer"),
+    "RateLimit-Remaining": _header("Requests that could be sent now.", "integer"),
     "RateLimit-Reset": _header("Seconds until the quota is whole.", "integer"),
     "RateLimit-Policy": _header('IETF draft, e.g. "employees";q=10;w=60.'),
     "RateLimit": _header('IETF draft, e.g. "employees";r=7;t=42.'),

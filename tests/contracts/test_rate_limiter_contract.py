@@ -1,9 +1,10 @@
 """The RateLimiter port's contract, run against the in-memory and the Redis adapter.
 
-A sliding log: at most quota.limit requests in any window of quota.window_seconds;
-rejected requests are not counted. The memory adapter runs on a fake clock; the
-Redis adapter keeps time by Redis's own clock, so its tests let real time pass in
-bounded loops and check numbers within a second's tolerance.
+GCRA: quota.limit requests at once, then one more every window / limit (one
+"interval"); rejected requests are not counted. The memory adapter runs on a
+fake clock; the Redis adapter keeps time by Redis's own clock, so its tests
+let real time pass in bounded loops and check numbers within a second's
+tolerance.
 """
 
 from __future__ import annotations
@@ -100,10 +101,12 @@ def test_allowed_requests_need_no_retry_and_rejected_ones_say_when(
 
 def test_reset_is_the_time_until_the_whole_quota_is_back(subject: Subject) -> None:
     decisions = hits(subject.limiter, 7)
-    # The newest counted request leaves the window a whole window from now.
-    for decision in decisions:
-        assert 59 <= decision.reset_seconds <= 60
-    assert decisions[0].reset_seconds == 60
+    # 5 a minute: each counted request takes 12 s to be given back; a rejected
+    # one changes nothing.
+    expected = [12, 24, 36, 48, 60, 60, 60]
+    for decision, seconds in zip(decisions, expected, strict=True):
+        assert seconds - 1 <= decision.reset_seconds <= seconds
+    assert decisions[0].reset_seconds == 12
 
 
 def test_each_key_has_its_own_quota(subject: Subject) -> None:
@@ -115,27 +118,22 @@ def test_each_key_has_its_own_quota(subject: Subject) -> None:
     assert subject.limiter.hit("managers:ip:a", MINUTE).remaining == 4
 
 
-def test_the_window_slides_and_rejected_requests_do_not_count(
-    subject: Subject,
-) -> None:
-    quota = Quota(2, 2)
-    first = subject.limiter.hit("c", quota)
-    subject.pass_time(1.0)
-    second = subject.limiter.hit("c", quota)
-    assert first.allowed
-    assert second.allowed
+def test_a_spent_quota_refills_one_request_per_interval(subject: Subject) -> None:
+    quota = Quota(2, 2)  # two at once, then one a second
+    assert subject.limiter.hit("c", quota).allowed
+    assert subject.limiter.hit("c", quota).allowed
     rejected = subject.limiter.hit("c", quota)
     assert not rejected.allowed
-    assert rejected.retry_after_seconds == 1  # the first leaves the window then
-    # Rejected hits every 50 ms do not push the window: the first request
-    # leaves it two seconds after it was made, and one slot opens...
+    assert rejected.retry_after_seconds == 1
+    # Rejected hits every 50 ms do not push the refill back: one request is
+    # allowed an interval after the burst, not a window...
     again = subject.hit_until_allowed("c", quota, within=3)
-    assert subject.elapsed() >= 1.95
+    assert 0.95 <= subject.elapsed() < 1.9
     assert again.remaining == 0
-    # ...but only one: the second request is still in the window.
+    # ...and only one.
     after = subject.limiter.hit("c", quota)
     assert not after.allowed
-    assert 1 <= after.retry_after_seconds <= 2
+    assert after.retry_after_seconds == 1
 
 
 def test_a_burst_of_concurrent_hits_allows_exactly_the_limit(subject: Subject) -> None:
@@ -167,21 +165,31 @@ def test_a_burst_of_concurrent_hits_allows_exactly_the_limit(subject: Subject) -
 # The memory adapter on its fake clock: the numbers, exactly.
 
 
-def test_the_memory_limiter_numbers_follow_the_sliding_log_exactly(
-    fake_clock: FakeClock,
-) -> None:
+def test_the_memory_limiter_numbers_follow_gcra_exactly(fake_clock: FakeClock) -> None:
     limiter = MemoryRateLimiter(clock=fake_clock)
-    quota = Quota(2, 60)
+    quota = Quota(2, 60)  # one interval: 30 s
     start = fake_clock()
-    assert limiter.hit("c", quota) == RateDecision(True, 2, 1, 60, 0)
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 1, 30, 0)
     fake_clock.advance(15)
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 45, 0)
+    fake_clock.advance(10)  # 25 s in: the first interval ends at 30 s
+    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 35, 5)
+    fake_clock.now = start + 30
     assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 60, 0)
-    fake_clock.advance(10)  # 25 s in
-    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 50, 35)
-    fake_clock.now = start + 60  # the first request leaves the window now
-    assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 60, 0)
-    fake_clock.advance(1)  # 61 s in: the second leaves at 75 s
-    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 59, 14)
+    fake_clock.advance(1)
+    assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 59, 29)
+    fake_clock.now = start + 90  # idle a whole window: the quota is whole
+    assert limiter.hit("c", quota) == RateDecision(True, 2, 1, 30, 0)
+
+
+def test_a_large_quota_is_exact_at_its_edge(fake_clock: FakeClock) -> None:
+    """Rounding never lets the (N+1)th request of a burst through, nor stops
+    the Nth."""
+    limiter = MemoryRateLimiter(clock=fake_clock)
+    for limit in (7, 1000, 30_000):
+        quota = Quota(limit, 60)
+        decisions = [limiter.hit(f"k{limit}", quota) for _ in range(limit + 1)]
+        assert [d.allowed for d in decisions[-2:]] == [True, False], limit
 
 
 # Redis only: the quota is one for every instance, and the log cleans up.
@@ -198,19 +206,40 @@ def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> No
         client.close()
 
 
-def test_the_redis_log_expires_with_its_window(redis_db: redis.Redis) -> None:
+def test_the_redis_state_is_one_small_key_that_expires_when_whole(
+    redis_db: redis.Redis,
+) -> None:
     settings = RedisSettings(servers.REDIS_URL)
     client = connect_redis(settings)
-    RedisRateLimiter(client, redis_breaker(settings)).hit("c", Quota(3, 30))
+    limiter = RedisRateLimiter(client, redis_breaker(settings))
+    limiter.hit("c", Quota(3, 30))  # given back in 10 s
     (key,) = redis_db.keys("ema:rl:*")
-    assert 29_000 <= redis_db.pttl(key) <= 30_000
+    assert 9_000 <= redis_db.pttl(key) <= 10_000
+    # Whatever the quota, one client holds one key of the same small size.
+    sizes = []
+    for limit in (10, 1_000, 100_000):
+        name = f"q{limit}"
+        for _ in range(min(limit, 2_000)):
+            limiter.hit(name, Quota(limit, 60))
+        sizes.append(redis_db.memory_usage(f"ema:rl:{name}"))
+    assert len(set(sizes)) == 1 and sizes[0] < 100, sizes
+    client.close()
+
+
+def test_a_large_redis_quota_is_exact_at_its_edge(redis_db: redis.Redis) -> None:
+    settings = RedisSettings(servers.REDIS_URL)
+    client = connect_redis(settings)
+    limiter = RedisRateLimiter(client, redis_breaker(settings))
+    quota = Quota(2_000, 86_400)  # no request is given back during the burst
+    allowed = [limiter.hit("edge", quota).allowed for _ in range(2_001)]
+    assert allowed.count(True) == 2_000 and not allowed[-1]
     client.close()
 
 
 @pytest.mark.parametrize("clock_at", [1021.655650859, 2047.3])
-def test_the_memory_limiter_never_reports_a_reset_longer_than_the_window(
+def test_the_memory_limiter_reports_whole_seconds_without_float_noise(
     clock_at: float,
 ) -> None:
     limiter = MemoryRateLimiter(clock=FakeClock(clock_at))
-    decision = limiter.hit("c", Quota(3, 60))
-    assert decision.reset_seconds == 60
+    decisions = [limiter.hit("c", Quota(3, 60)) for _ in range(3)]
+    assert [d.reset_seconds for d in decisions] == [20, 40, 60]
