@@ -81,23 +81,16 @@ class Made:
         self._n = 0
 
     def manager(self) -> int:
-        self._n += 1
-        status, body, _ = call(
-            self._port,
-            "POST",
-            "/v1/managers",
-            {"name": "M", "email": f"m{self._n}@{self._tag}.race.test"},
-        )
-        assert status == 201, body
-        return int(body["id"])
+        return self._made("managers")
 
     def employee(self) -> int:
+        return self._made("employees")
+
+    def _made(self, collection: str) -> int:
         self._n += 1
+        email = f"{collection[0]}{self._n}@{self._tag}.race.test"
         status, body, _ = call(
-            self._port,
-            "POST",
-            "/v1/employees",
-            {"name": "E", "email": f"e{self._n}@{self._tag}.race.test"},
+            self._port, "POST", f"/v1/{collection}", {"name": "R", "email": email}
         )
         assert status == 201, body
         return int(body["id"])
