@@ -36,6 +36,9 @@ def body_of(head: bytes) -> tuple[int, bool]:
     """The body's length (or CHUNKED) from a header block, and whether the
     client waits for 100 Continue before sending it. Malformed values count
     as no body: the parser then refuses the request."""
+    lowered = head.lower()
+    if b"content-length" not in lowered and b"transfer-encoding" not in lowered:
+        return 0, False  # most requests: no body, nothing more to read
     length, expects_continue = 0, False
     lines = head.split(b"\r\n")
     for line in lines[1:]:

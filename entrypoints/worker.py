@@ -85,32 +85,47 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
         # Bytes a thread read ahead (the next pipelined request) come first.
         ahead = conn.parser.unreader.take_buffered() if conn.parser else b""
         inbox = Inbox(ahead, time.monotonic() + self._header_timeout)
-        conn.sock.setblocking(False)
-        if self._complete(conn, inbox):
-            self._hand_over(conn, inbox)
-            return
-        self._inboxes[conn] = inbox
-        self.poller.register(
-            conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn)
-        )
+        if conn.sock.getblocking():  # a new connection; kept-alive ones are not
+            conn.sock.setblocking(False)
+        # Usually the whole request is there already (a kept-alive connection
+        # comes here when it turns readable): no poller round trip then.
+        state = self._pull(conn, inbox)
+        if state == "more":
+            self._inboxes[conn] = inbox
+            self.poller.register(
+                conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn)
+            )
+        else:
+            self._finish(conn, inbox, state)
 
     def _on_readable(self, conn: TConn, _sock: Any) -> None:
         inbox = self._inboxes[conn]
+        state = self._pull(conn, inbox)
+        if state != "more":
+            self._forget(conn)
+            self._finish(conn, inbox, state)
+
+    def _pull(self, conn: TConn, inbox: Inbox) -> str:
+        """Reads what has arrived: "whole", "more" to come, or "gone"."""
+        if inbox.data and self._complete(conn, inbox):
+            return "whole"
         try:
             data = conn.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
-            return
+            return "more"
         except OSError:
             data = b""
         if not data:  # the client gave up
-            self._forget(conn)
+            return "gone"
+        inbox.data += data
+        return "whole" if self._complete(conn, inbox) else "more"
+
+    def _finish(self, conn: TConn, inbox: Inbox, state: str) -> None:
+        if state == "whole":
+            self._hand_over(conn, inbox)
+        else:
             self.nr_conns -= 1
             conn.close()
-            return
-        inbox.data += data
-        if self._complete(conn, inbox):
-            self._forget(conn)
-            self._hand_over(conn, inbox)
 
     def _complete(self, conn: TConn, inbox: Inbox) -> bool:
         """Whether the request can go to a thread without blocking it."""
