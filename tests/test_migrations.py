@@ -26,7 +26,7 @@ from adapters.sql.database import open_database, sqlite_url
 from bootstrap import migrate
 from settings import ServerSettings, Settings
 from tests import servers
-from tests.servers import poll
+from tests.servers import free_port, poll
 from tests.tcp_proxy import TcpProxy
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -193,6 +193,31 @@ def test_sigterm_while_waiting_for_the_migration_lock_exits_0_at_once(
         assert time.monotonic() - started < 2
     finally:
         holder.close()
+
+
+def test_sigterm_while_waiting_for_the_database_exits_0_at_once(
+    tmp_path: Path,
+) -> None:
+    """The same while the database does not answer yet (nothing listens)."""
+    log = tmp_path / "migrate.log"
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    with log.open("wb") as out:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "migrate"],
+            cwd=PROJECT,
+            env={**os.environ, "DATABASE_URL": url, "MIGRATE_WAIT_SECONDS": "60"},
+            stdout=out,
+            stderr=out,
+        )
+    poll(
+        lambda: "does not answer yet" in log.read_text(),
+        within=30,
+        what="the migrator to wait for the database",
+    )
+    waiting.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert waiting.wait(timeout=5) == 0
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.postgres
