@@ -128,6 +128,7 @@ class Instance:
         log = self.log_path.open("ab")
         self._process = subprocess.Popen(
             [
+                *STOP_WITH_PARENT,
                 sys.executable,
                 "-m",
                 "gunicorn",
@@ -185,6 +186,11 @@ class Instance:
             self._process.kill()
             self._process.wait(timeout=5)
         self._process = None
+
+
+# util-linux's setpriv execs gunicorn with SIGTERM as its parent-death signal,
+# so a killed test run leaves no gunicorn behind.
+STOP_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"]
 
 
 # In-process apps
