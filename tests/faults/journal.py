@@ -294,8 +294,9 @@ class LoadThread(threading.Thread):
             self._judge("DELETE", status, answer)
 
     def _judge(self, what: str, status: int | None, answer: Any) -> None:
-        """A refused write: only 503 is expected of a fault."""
-        if status != 503:
+        """A refused write: only 503 is expected of a fault. No answer is an
+        unknown outcome, not a refusal: the journal check settles it."""
+        if status not in (503, None):
             self._journal.unexpected.append(f"{what}: {status} {answer}")
 
 
