@@ -161,6 +161,28 @@ def test_migrations_log_one_line_each_and_their_sql_only_when_debugging(
     assert "CREATE TABLE" in debugging and "Starting migrations" in debugging
 
 
+def sigterm_while(log: Path, waiting_for: str, **env: str) -> float:
+    """Starts `employee-api migrate`, sends SIGTERM once its log says it is
+    waiting, and returns how long it took to exit 0."""
+    with log.open("wb") as out:
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "entrypoints.cli", "migrate"],
+            cwd=PROJECT,
+            env={**os.environ, "LOG_LEVEL": "info", **env},
+            stdout=out,
+            stderr=out,
+        )
+    poll(
+        lambda: waiting_for in log.read_text(),
+        within=30,
+        what=f"the migrator to log {waiting_for!r}",
+    )
+    waiting.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    assert waiting.wait(timeout=5) == 0
+    return time.monotonic() - started
+
+
 @pytest.mark.postgres
 def test_sigterm_while_waiting_for_the_migration_lock_exits_0_at_once(
     postgres_url: str, tmp_path: Path
@@ -172,25 +194,13 @@ def test_sigterm_while_waiting_for_the_migration_lock_exits_0_at_once(
     holder = psycopg2.connect(postgres_url)
     holder.autocommit = True
     holder.cursor().execute("SELECT pg_advisory_lock(%s)", (_ADVISORY_LOCK_KEY,))
-    log = tmp_path / "migrate.log"
     try:
-        with log.open("wb") as out:
-            waiting = subprocess.Popen(
-                [sys.executable, "-m", "entrypoints.cli", "migrate"],
-                cwd=PROJECT,
-                env={**os.environ, "DATABASE_URL": postgres_url, "LOG_LEVEL": "info"},
-                stdout=out,
-                stderr=out,
-            )
-        poll(
-            lambda: "waiting for the migration lock" in log.read_text(),
-            within=30,
-            what="the migrator to wait for the lock",
+        took = sigterm_while(
+            tmp_path / "migrate.log",
+            "waiting for the migration lock",
+            DATABASE_URL=postgres_url,
         )
-        waiting.send_signal(signal.SIGTERM)
-        started = time.monotonic()
-        assert waiting.wait(timeout=5) == 0
-        assert time.monotonic() - started < 2
+        assert took < 2
     finally:
         holder.close()
 
@@ -199,25 +209,14 @@ def test_sigterm_while_waiting_for_the_database_exits_0_at_once(
     tmp_path: Path,
 ) -> None:
     """The same while the database does not answer yet (nothing listens)."""
-    log = tmp_path / "migrate.log"
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
-    with log.open("wb") as out:
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "migrate"],
-            cwd=PROJECT,
-            env={**os.environ, "DATABASE_URL": url, "MIGRATE_WAIT_SECONDS": "60"},
-            stdout=out,
-            stderr=out,
-        )
-    poll(
-        lambda: "does not answer yet" in log.read_text(),
-        within=30,
-        what="the migrator to wait for the database",
+    took = sigterm_while(
+        tmp_path / "migrate.log",
+        "does not answer yet",
+        DATABASE_URL=url,
+        MIGRATE_WAIT_SECONDS="60",
     )
-    waiting.send_signal(signal.SIGTERM)
-    started = time.monotonic()
-    assert waiting.wait(timeout=5) == 0
-    assert time.monotonic() - started < 2
+    assert took < 2
 
 
 @pytest.mark.postgres
