@@ -117,7 +117,8 @@ def _token_for_bench() -> str:
     url = ADMIN.rsplit("/", 1)[0] + "/bench"
     settings = Settings(database_url=url, auth=AuthSettings(secret_key=SECRET))
     storage = bootstrap.open_storage(settings)
-    _, token = bootstrap.key_service(settings, storage).create(f"inproc-{os.getpid()}", set(Scope), {})
+    keys = bootstrap.key_service(settings, storage)
+    _, token = keys.create(f"inproc-{os.getpid()}", set(Scope), {})
     storage.close()
     return token
 
@@ -130,7 +131,8 @@ def main() -> None:
         profile = cProfile.Profile()
         profile.runcall(measure, app, sys.argv[2], token)
         out = io.StringIO()
-        pstats.Stats(profile, stream=out).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(30)
+        order = os.environ.get("BENCH_SORT", "tottime")  # or cumulative
+        pstats.Stats(profile, stream=out).sort_stats(order).print_stats(30)
         print(out.getvalue())
         return
     only = [s for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s]

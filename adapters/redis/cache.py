@@ -18,6 +18,7 @@ import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.client import new_token
+from adapters.redis.lane import lane_for
 from domain.ports import CacheUnavailable, Stamp
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class RedisCache:
         epoch_retry_seconds: float = 0.25,
     ) -> None:
         self._client = client
+        self._lane = lane_for(client)
         self._epoch_retry = epoch_retry_seconds
         self._breaker = breaker
         self._ttl = ttl_seconds
@@ -67,7 +69,7 @@ class RedisCache:
             raise CacheUnavailable()
         names = [self._epoch, *(self._dep(d) for d in dependencies)]
         values: list[bytes | None] = self._call(
-            lambda: self._client.mget([*names, self._entry(key)])
+            lambda: self._lane.call("MGET", *names, self._entry(key))
         )
         tokens, raw = values[:-1], values[-1]
         if None in tokens:
@@ -83,14 +85,16 @@ class RedisCache:
 
     def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
         entry = _entry_codec.encode((list(stamp), value))
-        self._call(lambda: self._client.set(self._entry(key), entry, ex=self._ttl))
+        self._call(
+            lambda: self._lane.call("SET", self._entry(key), entry, "EX", self._ttl)
+        )
 
     def invalidate(self, dependencies: Sequence[str]) -> None:
         def renew() -> None:
-            pipe = self._client.pipeline(transaction=False)
-            for dependency in dependencies:
-                pipe.set(self._dep(dependency), new_token(), ex=self._token_ttl)
-            pipe.execute()
+            ttl = self._token_ttl
+            self._lane.pipeline(
+                [("SET", self._dep(d), new_token(), "EX", ttl) for d in dependencies]
+            )
 
         try:
             self._breaker.call(renew, force=True)
@@ -102,13 +106,13 @@ class RedisCache:
         self, names: list[str], tokens: list[bytes | None]
     ) -> list[bytes | None]:
         """Give missing tokens a value; SET NX GET keeps one a racer set first."""
-        pipe = self._client.pipeline(transaction=False)
         missing = [i for i, t in enumerate(tokens) if t is None]
         fresh = {i: new_token().encode() for i in missing}
+        commands = []
         for i in missing:
-            ttl = None if names[i] == self._epoch else self._token_ttl
-            pipe.set(names[i], fresh[i], nx=True, get=True, ex=ttl)
-        for i, existing in zip(missing, pipe.execute(), strict=True):
+            expiry = () if names[i] == self._epoch else ("EX", self._token_ttl)
+            commands.append(("SET", names[i], fresh[i], "NX", "GET", *expiry))
+        for i, existing in zip(missing, self._lane.pipeline(commands), strict=True):
             tokens[i] = existing if existing is not None else fresh[i]
         return tokens
 

@@ -7,6 +7,7 @@ from typing import Any
 import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
+from adapters.redis.lane import lane_for
 from domain.keys import Quota
 from domain.ports import RateDecision, RateLimiterUnavailable
 from domain.ports.rate_limiter import EPOCH_SECONDS
@@ -49,7 +50,7 @@ class RedisRateLimiter:
     def __init__(
         self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
     ) -> None:
-        self._script = client.register_script(_GCRA)
+        self._script = lane_for(client).script(_GCRA)
         self._breaker = breaker
         self._prefix = prefix
 
@@ -57,7 +58,7 @@ class RedisRateLimiter:
         args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, EPOCH_SECONDS]
         try:
             result = self._breaker.call(
-                lambda: self._script(keys=[self._prefix + key], args=args)
+                lambda: self._script([self._prefix + key], args)
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc

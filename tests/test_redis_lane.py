@@ -1,0 +1,71 @@
+"""The hot path's Redis lane: a connection per thread, kept between calls."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import redis
+
+from adapters.redis.lane import Lane, lane_for
+from tests.servers import RedisServer
+
+
+def test_a_thread_keeps_one_connection_and_threads_do_not_share(
+    redis_db: redis.Redis,
+) -> None:
+    lane = Lane(redis_db)
+    lane.call("SET", "k", "v")
+    first = lane.call("CLIENT", "ID")
+    assert lane.call("CLIENT", "ID") == first
+    assert lane.call("GET", "k") == b"v"
+    other: list[int] = []
+    thread = threading.Thread(target=lambda: other.append(lane.call("CLIENT", "ID")))
+    thread.start()
+    thread.join()
+    assert other[0] != first
+
+
+def test_a_pipeline_answers_in_order_and_an_error_reply_keeps_the_connection_in_step(
+    redis_db: redis.Redis,
+) -> None:
+    lane = Lane(redis_db)
+    replies = lane.pipeline([("SET", "a", "1"), ("INCR", "a"), ("GET", "a")])
+    assert replies == [b"OK", 2, b"2"]
+    redis_db.set("text", "not a number")
+    with pytest.raises(redis.ResponseError):
+        lane.pipeline([("INCR", "text"), ("SET", "b", "after")])
+    assert redis_db.get("b") == b"after"  # the command after the error still ran
+    assert lane.call("GET", "b") == b"after"  # and the next reply is the right one
+
+
+def test_a_restarted_redis_is_reached_again_without_an_error(
+    own_redis: RedisServer,
+) -> None:
+    client = own_redis.client()
+    lane = Lane(client)
+    lane.call("SET", "k", "before")
+    own_redis.stop()
+    own_redis.start()
+    # The kept connection died with the old server: the call goes out again.
+    assert lane.call("SET", "k", "after") == b"OK"
+    assert client.get("k") == b"after"
+
+
+def test_a_stopped_redis_is_a_connection_error(own_redis: RedisServer) -> None:
+    lane = Lane(own_redis.client())
+    lane.call("PING")
+    own_redis.stop()
+    with pytest.raises(redis.ConnectionError):
+        lane.call("PING")
+
+
+def test_a_script_is_loaded_again_after_redis_lost_it(redis_db: redis.Redis) -> None:
+    script = Lane(redis_db).script("return redis.call('INCR', KEYS[1]) + ARGV[1]")
+    assert script(["n"], [10]) == 11
+    redis_db.script_flush()
+    assert script(["n"], [10]) == 12
+
+
+def test_the_adapters_of_one_client_share_its_lane(redis_db: redis.Redis) -> None:
+    assert lane_for(redis_db) is lane_for(redis_db)
