@@ -111,6 +111,35 @@ class _Pool(PooledPostgresqlDatabase):  # type: ignore[misc]  # peewee is untype
     is made outside any lock, its slot reserved."""
 
     _connecting = 0
+    # A write transaction's BEGIN goes out with its first statement, in the
+    # same round trip ("BEGIN; INSERT ..."), and a transaction that ran no
+    # statement sends neither BEGIN nor its COMMIT or ROLLBACK.
+    _begin = threading.local()
+
+    def begin(self, isolation_level: Any = None) -> None:
+        if isolation_level is not None or self._isolation_level:
+            super().begin(isolation_level)
+        else:
+            self._begin.pending = True
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        if getattr(self._begin, "pending", False):
+            self._begin.pending = False
+            sql = f"BEGIN; {sql}"
+        return super().execute_sql(sql, params)
+
+    def commit(self) -> None:
+        if not self._nothing_began():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._nothing_began():
+            super().rollback()
+
+    def _nothing_began(self) -> bool:
+        pending = getattr(self._begin, "pending", False)
+        self._begin.pending = False
+        return pending
 
     def connect(self, reuse_if_open: bool = False) -> bool:
         until = getattr(_work, "until", None)
@@ -134,6 +163,7 @@ class _Pool(PooledPostgresqlDatabase):  # type: ignore[misc]  # peewee is untype
                 return False
             raise pw.OperationalError("Connection already opened.")
         self._state.reset()
+        self._begin.pending = False  # left by a unit of work that failed early
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]
             self._state.set_connection(self._connect())
             if self.server_version is None:

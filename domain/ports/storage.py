@@ -33,10 +33,12 @@ class Repository(Protocol[R, F_contra]):
         """Id of the record using this (lower-cased) email, or None."""
 
     def add(self, record: R) -> R:
-        """Store a new record; returns it with its assigned id."""
+        """Store a new record; returns it with its assigned id. DuplicateEmail
+        when another record of its kind has the email."""
 
     def update(self, record: R, *, expected_version: int) -> None:
-        """Store new values; ConcurrentUpdate unless still at expected_version."""
+        """Store new values; ConcurrentUpdate unless still at expected_version,
+        DuplicateEmail when another record of its kind has the email."""
 
     def delete(self, record_id: int) -> None:
         """Remove the record."""

@@ -8,7 +8,6 @@ from typing import Any, Generic
 
 from domain import model
 from domain.errors import (
-    DuplicateEmail,
     EmployeeNotFound,
     FieldError,
     ManagerHasEmployees,
@@ -86,7 +85,8 @@ class RecordService(Generic[R, D, F]):
         """Store a new record with version 1."""
         draft = self._normalize(draft)
         with self._uow() as uow:
-            self._check_email_free(uow, draft.email, None)
+            # The store refuses a taken email (DuplicateEmail) in the same
+            # step as the insert: no race, and no round trip to look first.
             self._check_references(uow, draft, None)
             record = self._repo(uow).add(self._new(draft, uow))
             uow.commit()
@@ -131,8 +131,6 @@ class RecordService(Generic[R, D, F]):
             draft = self._normalize(draft_for(current))
             if draft == self._draft_of(current):
                 return current  # a write that changes nothing keeps its version
-            if draft.email != current.email:
-                self._check_email_free(uow, draft.email, record_id)
             self._check_references(uow, draft, current)
             updated = model.revise(current, draft, self._clock.now())
             self._repo(uow).update(updated, expected_version=current.version)
@@ -144,13 +142,6 @@ class RecordService(Generic[R, D, F]):
         if record is None:
             raise self.not_found(record_id)
         return record
-
-    def _check_email_free(
-        self, uow: UnitOfWork, email: str, own_id: int | None
-    ) -> None:
-        owner = self._repo(uow).email_owner(email)
-        if owner is not None and owner != own_id:
-            raise DuplicateEmail(self.kind, email)
 
 
 class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
