@@ -443,6 +443,19 @@ def test_joining_the_same_team_again_changes_nothing(app: App) -> None:
     assert app.employees.get(member.id) == joined
 
 
+def test_already_member_answers_a_repeated_join_and_only_that(app: App) -> None:
+    boss, other = app.manager("M1", "m1@x.io"), app.manager("M2", "m2@x.io")
+    member = app.employee()
+    assert app.teams.already_member(boss.id, member.id, None) is None
+    joined = app.teams.join(boss.id, member.id, None)
+    assert app.teams.already_member(boss.id, member.id, None) == joined
+    assert app.teams.already_member(boss.id, member.id, only(2)) == joined
+    assert app.teams.already_member(other.id, member.id, None) is None
+    assert app.teams.already_member(boss.id, member.id + 1000, None) is None
+    with pytest.raises(PreconditionFailed):
+        app.teams.already_member(boss.id, member.id, only(1))
+
+
 def test_joining_while_in_another_team_is_refused(app: App) -> None:
     first, second = app.manager("M1", "m1@x.io"), app.manager("M2", "m2@x.io")
     member = app.employee(manager_id=first.id)

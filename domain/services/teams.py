@@ -37,6 +37,20 @@ class TeamService:
             rows = uow.employees.list(where, after_id, limit + 1)
         return Page(list(rows[:limit]), has_more=len(rows) > limit)
 
+    def already_member(
+        self, manager_id: int, employee_id: int, precondition: Precondition | None
+    ) -> Employee | None:
+        """The employee, if it is in the manager's team already: a join would
+        change nothing. One read without locks: what it saw held at that
+        instant (the manager existed, since a team member points at it), so
+        a repeated join is answered without a transaction. None otherwise."""
+        with self._uow(write=False) as uow:
+            employee = uow.employees.get(employee_id)
+        if employee is None or employee.manager_id != manager_id:
+            return None
+        check_precondition(precondition, employee.version)
+        return employee
+
     def join(
         self, manager_id: int, employee_id: int, precondition: Precondition | None
     ) -> Employee:

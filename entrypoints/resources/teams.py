@@ -54,8 +54,11 @@ class TeamResource:
         employee_id: int,
     ) -> None:
         precondition = if_match(req, employee_id)
-        with self._invalidating(employee_id):
-            joined = self._teams.join(manager_id, employee_id, precondition)
+        # A repeated join writes nothing, so it has nothing to invalidate.
+        joined = self._teams.already_member(manager_id, employee_id, precondition)
+        if joined is None:
+            with self._invalidating(employee_id):
+                joined = self._teams.join(manager_id, employee_id, precondition)
         send(req, resp, render_record(joined, employee_out))
 
     def on_delete_member(
