@@ -162,9 +162,9 @@ class CountingStorage:
         self.storage = storage
         self.units = 0
 
-    def __call__(self, *, write: bool = True) -> object:
+    def __call__(self, *, write: bool = True, alone: bool = False) -> object:
         self.units += 1
-        return self.storage(write=write)
+        return self.storage(write=write, alone=alone)
 
 
 def test_a_refused_token_is_not_looked_up_again_for_a_while(

@@ -199,7 +199,7 @@ class MemoryStorage:
     def __init__(self, store: MemoryStore | None = None) -> None:
         self.store = store or MemoryStore()
 
-    def __call__(self, *, write: bool = True) -> MemoryUnitOfWork:
+    def __call__(self, *, write: bool = True, alone: bool = False) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
 
     def ping(self) -> bool:

@@ -65,7 +65,8 @@ class SqlUnitOfWork:
         return self
 
     def commit(self) -> None:
-        self._db.commit()
+        if self._write:  # else there is no transaction: nothing to commit
+            self._db.commit()
         self._write = False
 
     def __exit__(
@@ -140,8 +141,9 @@ class SqlStorage:
         self.managers = SqlManagerRepository(tables.manager, postgres)
         self.api_keys = SqlApiKeyRepository(tables.api_key)
 
-    def __call__(self, *, write: bool = True) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self, write)
+    def __call__(self, *, write: bool = True, alone: bool = False) -> SqlUnitOfWork:
+        # A lone statement autocommits: no BEGIN, no COMMIT, one round trip.
+        return SqlUnitOfWork(self, write and not alone)
 
     def ping(self) -> bool:
         """Whether the database answers and takes writes (not a standby)."""

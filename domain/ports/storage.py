@@ -104,8 +104,11 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool = True) -> UnitOfWork:
-        """A new unit of work; write=False promises it only reads."""
+    def __call__(self, *, write: bool = True, alone: bool = False) -> UnitOfWork:
+        """A new unit of work; write=False promises it only reads. alone=True
+        promises a single write and nothing else: one statement, atomic by
+        itself, that the store may run without a transaction around it (its
+        change may then be durable before commit() is called)."""
 
 
 class HealthCheck(Protocol):

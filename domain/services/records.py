@@ -63,6 +63,10 @@ class RecordService(Generic[R, D, F]):
     def _new(self, draft: D, uow: UnitOfWork) -> R:
         raise NotImplementedError
 
+    def _references(self, draft: D, current: R | None) -> bool:
+        """Whether the draft points at something _check_references must find."""
+        return False
+
     def _check_references(self, uow: UnitOfWork, draft: D, current: R | None) -> None:
         """Raise when the draft points at something that does not exist."""
 
@@ -84,9 +88,11 @@ class RecordService(Generic[R, D, F]):
     def create(self, draft: D) -> R:
         """Store a new record with version 1."""
         draft = self._normalize(draft)
-        with self._uow() as uow:
-            # The store refuses a taken email (DuplicateEmail) in the same
-            # step as the insert: no race, and no round trip to look first.
+        # The store refuses a taken email (DuplicateEmail) in the insert
+        # itself: no race, no round trip to look first. Then an insert with no
+        # reference to check is the whole unit, and needs no transaction.
+        alone = not self._references(draft, None)
+        with self._uow(alone=alone) as uow:
             self._check_references(uow, draft, None)
             record = self._repo(uow).add(self._new(draft, uow))
             uow.commit()
@@ -160,11 +166,15 @@ class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
     def _new(self, draft: EmployeeDraft, uow: UnitOfWork) -> Employee:
         return model.new_employee(draft, self._clock.now())
 
+    def _references(self, draft: EmployeeDraft, current: Employee | None) -> bool:
+        wanted = draft.manager_id
+        return wanted is not None and (current is None or current.manager_id != wanted)
+
     def _check_references(
         self, uow: UnitOfWork, draft: EmployeeDraft, current: Employee | None
     ) -> None:
         wanted = draft.manager_id
-        if wanted is None or (current is not None and current.manager_id == wanted):
+        if wanted is None or not self._references(draft, current):
             return
         # A share lock keeps the manager from being deleted before we commit.
         if uow.managers.get(wanted, lock=Lock.SHARE) is None:

@@ -139,6 +139,17 @@ class RepositoryContract:
             self.repo(unit).add(self.make("B", "same@x.io"))
         assert ids(self.list(store, self.everything)) == [first.id]
 
+    def test_a_lone_add_is_stored_and_a_refused_one_leaves_nothing(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        with store(alone=True) as unit:
+            stored = self.repo(unit).add(self.make("A", "lone@x.io"))
+            unit.commit()
+        assert self.get(store, stored.id) == stored
+        with pytest.raises(DuplicateEmail), store(alone=True) as unit:
+            self.repo(unit).add(self.make("B", "lone@x.io"))
+        assert ids(self.list(store, self.everything)) == [stored.id]
+
     # email_owner
 
     def test_email_owner_names_the_record_using_an_email(
