@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from adapters.clock import SystemClock
 from adapters.memory.cache import MemoryCache
 from adapters.memory.idempotency import MemoryIdempotencyStore
+from adapters.memory.limited_read import SeparateLimitedRead
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.health import RedisHealth
 from adapters.redis.idempotency import RedisIdempotencyStore
+from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
@@ -24,6 +26,7 @@ from domain.ports import (
     Clock,
     HealthCheck,
     IdempotencyStore,
+    LimitedRead,
     RateLimiter,
     Storage,
 )
@@ -60,10 +63,11 @@ def key_service(
 
 @dataclass(frozen=True, slots=True)
 class _RedisParts:
-    cache: Cache
-    limiter: RateLimiter
+    cache: RedisCache
+    limiter: RedisRateLimiter
     idempotency: IdempotencyStore
     health: HealthCheck
+    limited_read: LimitedRead
 
 
 def _open_redis(settings: Settings, metrics: Metrics) -> _RedisParts | None:
@@ -72,14 +76,12 @@ def _open_redis(settings: Settings, metrics: Metrics) -> _RedisParts | None:
     client = connect_redis(settings.redis)
     breaker = redis_breaker(settings.redis, metrics)
     prefix = settings.redis.key_prefix
-    return _RedisParts(
-        cache=RedisCache(
-            client, breaker, settings.cache_ttl_seconds, prefix=f"{prefix}cache:v1:"
-        ),
-        limiter=RedisRateLimiter(client, breaker, prefix=f"{prefix}rl:"),
-        idempotency=RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:"),
-        health=RedisHealth(client, breaker),
-    )
+    ttl = settings.cache_ttl_seconds
+    cache = RedisCache(client, breaker, ttl, prefix=f"{prefix}cache:v1:")
+    limiter = RedisRateLimiter(client, breaker, prefix=f"{prefix}rl:")
+    idempotency = RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:")
+    both = RedisLimitedRead(client, breaker, limiter, cache)
+    return _RedisParts(cache, limiter, idempotency, RedisHealth(client, breaker), both)
 
 
 def bootstrap(
@@ -111,6 +113,9 @@ def bootstrap(
         optional["redis"] = redis_parts.health
     cache = cache or MemoryCache(settings.cache_ttl_seconds)
     limiter = limiter or MemoryRateLimiter()
+    limited_read: LimitedRead = SeparateLimitedRead(limiter, cache)
+    if redis_parts and (limiter, cache) == (redis_parts.limiter, redis_parts.cache):
+        limited_read = redis_parts.limited_read  # one round trip for both
     idempotency = idempotency or MemoryIdempotencyStore()
     services = Services(
         employees=EmployeeService(storage, clock),
@@ -120,7 +125,7 @@ def bootstrap(
     health = health or _health(storage, optional, settings, draining or Draining())
     keys = None if settings.auth.disabled else key_service(settings, storage, clock)
     shared = cache if settings.response_cache else None
-    edges = Edges(limiter, idempotency, keys, shared, metrics)
+    edges = Edges(limiter, idempotency, keys, shared, metrics, limited_read)
     return create_app(services, health, edges, settings.http)
 
 

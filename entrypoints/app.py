@@ -11,7 +11,7 @@ import falcon
 
 from domain.errors import DomainError
 from domain.model import EmployeeFilter, ManagerFilter
-from domain.ports import Cache, HealthCheck, IdempotencyStore, RateLimiter
+from domain.ports import Cache, HealthCheck, IdempotencyStore, LimitedRead, RateLimiter
 from domain.services import (
     ApiKeyService,
     EmployeeService,
@@ -98,6 +98,8 @@ class Edges:
     keys: ApiKeyService | None
     cache: Cache | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    # The limiter and the cache in one step; only used with the cache on.
+    limited_read: LimitedRead | None = None
 
 
 # Open without a key, as the contract says.
@@ -132,7 +134,13 @@ def create_app(
         SecurityHeaders(EXEMPT_ROUTES),
         # The contract's order: identify, count (refused requests included),
         # then refuse what needs a key; idempotency records last, on the way out.
-        RateLimit(edges.limiter, settings.rate_limits, authenticator, edges.metrics),
+        RateLimit(
+            edges.limiter,
+            settings.rate_limits,
+            authenticator,
+            edges.metrics,
+            edges.limited_read if edges.cache is not None else None,
+        ),
         Authorize(authenticator, EXEMPT_ROUTES),
         idempotency,
     ]

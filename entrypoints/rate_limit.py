@@ -10,7 +10,13 @@ import falcon
 
 from domain.errors import StorageUnavailable
 from domain.keys import Quota
-from domain.ports import RateDecision, RateLimiter, RateLimiterUnavailable
+from domain.ports import (
+    CacheLookup,
+    LimitedRead,
+    RateDecision,
+    RateLimiter,
+    RateLimiterUnavailable,
+)
 from entrypoints.auth import Authenticator, Identity
 from entrypoints.metrics import Metrics
 from entrypoints.problems import Problem, unavailable
@@ -44,8 +50,10 @@ class RateLimit:
         settings: RateLimitSettings,
         authenticator: Authenticator,
         metrics: Metrics,
+        limited_read: LimitedRead | None = None,
     ) -> None:
         self._limiter = limiter
+        self._limited_read = limited_read
         self._settings = settings
         self._authenticator = authenticator
         self._stats = metrics
@@ -55,7 +63,7 @@ class RateLimit:
     ) -> None:
         group = group_of(req.uri_template or "")
         if group is not None:
-            self._count(req, resp, group)
+            self._count(req, resp, group, _cache_entry(req, resource, params))
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
@@ -66,23 +74,41 @@ class RateLimit:
         if group is not None:
             self._count(req, resp, group)
 
-    def _count(self, req: falcon.Request, resp: falcon.Response, group: str) -> None:
+    def _count(
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        group: str,
+        entry: CacheEntry | None = None,
+    ) -> None:
         try:
             identity = self._authenticator.identify(req)
         except StorageUnavailable:
             # The key cannot be checked: count the address, answer the 503.
-            self._count_as(req, resp, group, self._authenticator.by_address(req))
+            by_address = self._authenticator.by_address(req)
+            self._count_as(req, resp, group, by_address, None)
             raise
-        self._count_as(req, resp, group, identity)
+        self._count_as(req, resp, group, identity, entry)
 
     def _count_as(
-        self, req: falcon.Request, resp: falcon.Response, group: str, identity: Identity
+        self,
+        req: falcon.Request,
+        resp: falcon.Response,
+        group: str,
+        identity: Identity,
+        entry: CacheEntry | None,
     ) -> None:
         quota = self._settings.quotas[group]
         if identity.key is not None:
             quota = identity.key.quotas.get(group, quota)
+        key = f"{group}:{identity.client}"
         try:
-            decision = self._limiter.hit(f"{group}:{identity.client}", quota)
+            if entry is None or self._limited_read is None:
+                decision = self._limiter.hit(key, quota)
+            else:
+                # The resource's cache entry, read in the same round trip.
+                decision, found = self._limited_read.hit_and_read(key, quota, *entry)
+                req.context.cache_lookup = found
         except RateLimiterUnavailable:
             if self._settings.fail_closed:
                 raise unavailable("Rate limiting is unavailable.") from None
@@ -96,6 +122,21 @@ class RateLimit:
                 f"for {group} exceeded.",
                 headers={"Retry-After": str(decision.retry_after_seconds)},
             )
+
+
+CacheEntry = tuple[str, list[str]]  # a cache key and its dependencies
+
+
+def _cache_entry(req: falcon.Request, resource: Any, params: Any) -> CacheEntry | None:
+    """The cache entry the resource will read for this request, if it says."""
+    entry_of = getattr(resource, "cache_entry", None)
+    return None if entry_of is None else entry_of(req, params)
+
+
+def cached_lookup(req: falcon.Request) -> CacheLookup | None:
+    """What the limiter read of the cache on this request's behalf, if anything."""
+    found: CacheLookup | None = req.context.get("cache_lookup")
+    return found
 
 
 def _set_headers(

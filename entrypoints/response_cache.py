@@ -15,7 +15,7 @@ from contextlib import contextmanager, suppress
 
 import msgspec
 
-from domain.ports import Cache, CacheUnavailable
+from domain.ports import Cache, CacheLookup, CacheUnavailable
 from entrypoints.metrics import Metrics
 
 
@@ -48,16 +48,24 @@ class ResponseCache:
         self._stats = metrics
 
     def get(
-        self, key: str, dependencies: Sequence[str], build: Callable[[], CachedResponse]
+        self,
+        key: str,
+        dependencies: Sequence[str],
+        build: Callable[[], CachedResponse],
+        found: CacheLookup | None = None,
     ) -> CachedResponse:
-        """The cached response, or build() stored for the next reader."""
+        """The cached response, or build() stored for the next reader. found:
+        the cache's answer for key, if it was read already (by the limiter)."""
         if self._cache is None:
             return build()
-        try:
-            raw, stamp = self._cache.read(key, dependencies)
-        except CacheUnavailable:
-            self._stats.count("cache", "miss")
-            return build()
+        if found is not None and found.key == key:
+            raw, stamp = found.value, found.stamp
+        else:
+            try:
+                raw, stamp = self._cache.read(key, dependencies)
+            except CacheUnavailable:
+                self._stats.count("cache", "miss")
+                return build()
         if raw is not None:
             try:
                 cached = _decode(raw)

@@ -67,10 +67,22 @@ class RedisCache:
         if self._pending.is_set():
             # Entries may predate a write this process could not announce.
             raise CacheUnavailable()
-        names = [self._epoch, *(self._dep(d) for d in dependencies)]
-        values: list[bytes | None] = self._call(
-            lambda: self._lane.call("MGET", *names, self._entry(key))
+        command = self.read_command(key, dependencies)
+        return self.lookup(command, self._call(lambda: self._lane.call(*command)))
+
+    def read_command(self, key: str, dependencies: Sequence[str]) -> tuple[str, ...]:
+        """read's one command, for a pipeline; lookup() reads its reply."""
+        return (
+            "MGET",
+            self._epoch,
+            *(self._dep(d) for d in dependencies),
+            self._entry(key),
         )
+
+    def lookup(
+        self, command: tuple[str, ...], values: list[bytes | None]
+    ) -> tuple[bytes | None, Stamp]:
+        names = list(command[1:-1])
         tokens, raw = values[:-1], values[-1]
         if None in tokens:
             tokens = self._call(lambda: self._ensure_tokens(names, tokens))

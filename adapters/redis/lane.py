@@ -94,11 +94,15 @@ class LaneScript:
         self._sha: str | None = None
 
     def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        try:
+            return self._lane.call(*self.command(keys, args))
+        except NoScriptError:  # a restarted or flushed Redis
+            self._sha = None
+            return self._lane.call(*self.command(keys, args))
+
+    def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
+        """The EVALSHA to send (in a pipeline of the caller's); the script is
+        loaded first if this process has not loaded it yet."""
         if self._sha is None:
             self._sha = self._lane.call("SCRIPT", "LOAD", self._source).decode()
-        command = ("EVALSHA", self._sha, len(keys), *keys, *args)
-        try:
-            return self._lane.call(*command)
-        except NoScriptError:  # a restarted or flushed Redis
-            self._sha = self._lane.call("SCRIPT", "LOAD", self._source).decode()
-            return self._lane.call(*command)
+        return ("EVALSHA", self._sha, len(keys), *keys, *args)

@@ -55,14 +55,23 @@ class RedisRateLimiter:
         self._prefix = prefix
 
     def hit(self, key: str, quota: Quota) -> RateDecision:
-        args: list[Any] = [quota.limit, quota.window_seconds * _MICRO, EPOCH_SECONDS]
         try:
             result = self._breaker.call(
-                lambda: self._script([self._prefix + key], args)
+                lambda: self._script([self._prefix + key], self._args(quota))
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
-        allowed, tat, now = (float(v) for v in result)
+        return self.decision(result, quota)
+
+    def command(self, key: str, quota: Quota) -> tuple[Any, ...]:
+        """hit's command, for a pipeline; decision() reads its reply."""
+        return self._script.command([self._prefix + key], self._args(quota))
+
+    def decision(self, reply: Any, quota: Quota) -> RateDecision:
+        allowed, tat, now = (float(v) for v in reply)
         return RateDecision.from_gcra(
             bool(allowed), quota, tat=tat / _MICRO, now=now / _MICRO
         )
+
+    def _args(self, quota: Quota) -> list[Any]:
+        return [quota.limit, quota.window_seconds * _MICRO, EPOCH_SECONDS]

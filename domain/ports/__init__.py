@@ -12,6 +12,7 @@ from domain.ports.idempotency import (
     IdempotencyUnavailable,
     StoredResponse,
 )
+from domain.ports.limited_read import CacheLookup, LimitedRead
 from domain.ports.rate_limiter import RateDecision, RateLimiter, RateLimiterUnavailable
 from domain.ports.storage import (
     ApiKeyRepository,
@@ -28,6 +29,7 @@ from domain.ports.storage import (
 __all__ = [
     "ApiKeyRepository",
     "Cache",
+    "CacheLookup",
     "CacheUnavailable",
     "Claim",
     "ClaimState",
@@ -36,6 +38,7 @@ __all__ = [
     "HealthCheck",
     "IdempotencyStore",
     "IdempotencyUnavailable",
+    "LimitedRead",
     "Lock",
     "ManagerRepository",
     "RateDecision",

@@ -17,11 +17,13 @@ from domain.model import (
 )
 from domain.services import RecordService
 from entrypoints import schemas
+from entrypoints.auth import READ_METHODS
 from entrypoints.body import JSON_ONLY, JSON_OR_MERGE_PATCH, read_object
 from entrypoints.conditional import etag, if_match, none_match
 from entrypoints.idempotency import Idempotency
 from entrypoints.media import encoder
 from entrypoints.pages import FilterParser, parse_page_request, render_page
+from entrypoints.rate_limit import cached_lookup
 from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
 
 B = TypeVar("B", bound=Struct)  # the body of POST and PUT
@@ -86,17 +88,29 @@ class RecordResource(Generic[R, D, F, B]):
         self._idempotency = idempotency
         self._max_body = max_body
 
+    def cache_entry(
+        self, req: falcon.Request, params: dict[str, int]
+    ) -> tuple[str, list[str]] | None:
+        """The cache key and dependencies a read of this route uses, so the
+        rate limiter can read the entry in its own round trip."""
+        if req.method not in READ_METHODS:
+            return None
+        if params:
+            key = self._schema.item_key(_only(params))
+            return key, [key]
+        return self._list_key(req), [self._schema.collection]
+
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         page_request = parse_page_request(req, self._schema.filters)
         collection = self._schema.collection
-        key = query_key(collection, req.path, sorted(req.params.items()))
+        key = self._list_key(req)
 
         def build() -> CachedResponse:
             where = self._schema.make_filter(**page_request.filters)
             page = self._service.list(where, page_request.after_id, page_request.limit)
             return render_page(page, req, self._schema.to_out, self._schema.page)
 
-        send(req, resp, self._cache.get(key, [collection], build))
+        send(req, resp, self._cache.get(key, [collection], build, cached_lookup(req)))
 
     on_head = on_get  # Falcon sends HEAD responses without their body
 
@@ -119,7 +133,7 @@ class RecordResource(Generic[R, D, F, B]):
         def build() -> CachedResponse:
             return render_record(self._service.get(record_id), self._schema.to_out)
 
-        send(req, resp, self._cache.get(key, [key], build))
+        send(req, resp, self._cache.get(key, [key], build, cached_lookup(req)))
 
     on_head_item = on_get_item
 
@@ -155,6 +169,9 @@ class RecordResource(Generic[R, D, F, B]):
         self, req: falcon.Request, media_types: frozenset[str], schema: type[S]
     ) -> S:
         return schemas.convert(read_object(req, self._max_body, media_types), schema)
+
+    def _list_key(self, req: falcon.Request) -> str:
+        return query_key(self._schema.collection, req.path, sorted(req.params.items()))
 
     def _invalidating(self, record_id: int) -> AbstractContextManager[None]:
         keys = [self._schema.item_key(record_id), self._schema.collection]

@@ -7,8 +7,10 @@ from contextlib import AbstractContextManager
 import falcon
 
 from domain.services import TeamService
+from entrypoints.auth import READ_METHODS
 from entrypoints.conditional import if_match
 from entrypoints.pages import parse_page_request, render_page
+from entrypoints.rate_limit import cached_lookup
 from entrypoints.resources.records import render_record, send
 from entrypoints.response_cache import (
     CachedResponse,
@@ -27,11 +29,19 @@ class TeamResource:
         self._teams = teams
         self._cache = cache
 
+    def cache_entry(
+        self, req: falcon.Request, params: dict[str, int]
+    ) -> tuple[str, list[str]] | None:
+        """As RecordResource.cache_entry: the team list's entry."""
+        if req.method not in READ_METHODS or "employee_id" in params:
+            return None
+        return self._key(req), self._dependencies(params["manager_id"])
+
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, manager_id: int
     ) -> None:
         page_request = parse_page_request(req, {})
-        key = query_key("team", req.path, sorted(req.params.items()))
+        key = self._key(req)
 
         def build() -> CachedResponse:
             page = self._teams.members(
@@ -39,10 +49,9 @@ class TeamResource:
             )
             return render_page(page, req, employee_out, EmployeePage)
 
-        # The team changes with any employee, and vanishes with its manager.
-        send(
-            req, resp, self._cache.get(key, [EMPLOYEES, manager_key(manager_id)], build)
-        )
+        dependencies = self._dependencies(manager_id)
+        found = cached_lookup(req)
+        send(req, resp, self._cache.get(key, dependencies, build, found))
 
     on_head = on_get
 
@@ -72,6 +81,13 @@ class TeamResource:
         with self._invalidating(employee_id):
             self._teams.leave(manager_id, employee_id, precondition)
         resp.status = 204
+
+    def _key(self, req: falcon.Request) -> str:
+        return query_key("team", req.path, sorted(req.params.items()))
+
+    def _dependencies(self, manager_id: int) -> list[str]:
+        # The team changes with any employee, and vanishes with its manager.
+        return [EMPLOYEES, manager_key(manager_id)]
 
     def _invalidating(self, employee_id: int) -> AbstractContextManager[None]:
         # Membership is a field of the employee: its record and every list of them.

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 import redis
+from falcon import testing
 
+import bootstrap
 from adapters.breaker import CircuitBreaker
 from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
@@ -16,9 +18,10 @@ from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
 from domain.ports import Cache
 from entrypoints.metrics import Metrics
 from entrypoints.response_cache import CachedResponse, ResponseCache
-from settings import RedisSettings, Settings
+from settings import MEMORY_URL, AuthSettings, RedisSettings, Settings
 from tests import servers
 from tests.servers import (
+    RedisServer,
     free_port,
 )
 
@@ -149,3 +152,30 @@ def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
 def test_a_cache_ttl_below_one_second_is_refused_at_start() -> None:
     with pytest.raises(ValueError, match="CACHE_TTL_SECONDS"):
         Settings.from_env({"CACHE_TTL_SECONDS": "0"})
+
+
+def test_a_cached_read_takes_one_round_trip_to_redis(own_redis: RedisServer) -> None:
+    """The limiter's decision and the cache's entry travel in one exchange
+    (a pipeline Redis reads in one go), not one exchange each."""
+    settings = Settings(
+        database_url=MEMORY_URL,
+        redis=RedisSettings(own_redis.url),
+        auth=AuthSettings(disabled=True),
+    )
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    body = {"name": "Ada", "email": "ada@x.io"}
+    path = (
+        f"/v1/employees/{client.simulate_post('/v1/employees', json=body).json['id']}"
+    )
+    assert client.simulate_get(path).status_code == 200  # fills the entry
+    stats = own_redis.client()
+
+    def reads() -> int:  # read events Redis has handled, this INFO's included
+        return int(stats.info("stats")["total_reads_processed"])
+
+    before = reads()
+    cached = client.simulate_get(path)
+    assert (cached.status_code, cached.json["name"]) == (200, "Ada")
+    assert "RateLimit" in cached.headers
+    assert reads() - before == 1 + 1  # the read, and the second INFO
+    stats.close()
