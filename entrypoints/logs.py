@@ -80,6 +80,8 @@ class RequestLog:
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, ok: bool
     ) -> None:
+        if not request_log.isEnabledFor(logging.INFO):
+            return
         route = route_of(req)
         duration_ms = round(getattr(req.context, "duration_ms", 0.0), 3)
         status = resp.status_code

@@ -34,6 +34,7 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 class Metrics:
     def __init__(self, multiprocess_dir: str | None = None) -> None:
         self._multiprocess_dir = multiprocess_dir
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.registry = registry = CollectorRegistry()
         self.requests = Counter(
             "http_requests", "Requests answered, by route template, method and status.",
@@ -66,10 +67,21 @@ class Metrics:
 
     def count(self, name: str, label: str) -> None:
         """Count one cache result ("cache") or one 429 ("rate_limit_rejections")."""
-        if name == "cache":
-            self.cache.labels(label).inc()
-        else:
-            self.rejections.labels(label).inc()
+        self._child(self.cache if name == "cache" else self.rejections, label).inc()
+
+    def request_done(
+        self, route: str, method: str, status: int, seconds: float
+    ) -> None:
+        self._child(self.requests, route, method, str(status)).inc()
+        self._child(self.duration, route, method).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """metric.labels(*labels), remembered: labels() costs more than inc()."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     # The BackendObserver the adapters report to.
     def backend_failed(self, backend: str) -> None:
@@ -119,8 +131,7 @@ class RequestMetrics:
             req.context, "started", time.perf_counter()
         )
         req.context.duration_ms = elapsed * 1000
-        self._metrics.requests.labels(route, method, str(resp.status_code)).inc()
-        self._metrics.duration.labels(route, method).observe(elapsed)
+        self._metrics.request_done(route, method, resp.status_code, elapsed)
 
 
 class MetricsResource:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 from collections.abc import Collection
 from typing import Any
 
@@ -18,7 +18,8 @@ class RequestId:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = req.get_header("X-Request-ID")
         sane = given is not None and _SANE_REQUEST_ID.fullmatch(given)
-        req.context.request_id = given if sane else uuid.uuid4().hex
+        # 128 random bits, as a UUID4's hex without its version bits, cheaper.
+        req.context.request_id = given if sane else os.urandom(16).hex()
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool
