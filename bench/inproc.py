@@ -4,8 +4,8 @@ than wrk on a shared machine, for deciding whether a change pays.
 Calls the WSGI app directly with each scenario's request (auth, limiter and
 cache on, PostgreSQL and Redis, as `make bench` runs it) and the ceiling app
 with the same requests, and prints microseconds of process CPU per request
-and their ratio. Needs the database `make bench` seeds (it prepares one when
-BENCH_PREPARE=1).
+(and, for the service, of wall-clock time: its round trips). Needs the
+database `make bench` seeds (it prepares one when BENCH_PREPARE=1).
 
     python -m bench.inproc                  # every scenario, 3000 requests each
     BENCH_SCENARIOS=get_one python -m bench.inproc
@@ -74,15 +74,23 @@ def _call(app: WsgiApp, environ: dict[str, Any]) -> str:
 
 def measure(app: WsgiApp, scenario: str, token: str, n: int = N) -> float:
     """Microseconds of process CPU per request, after a warm-up."""
+    return measure_both(app, scenario, token, n)[0]
+
+
+def measure_both(
+    app: WsgiApp, scenario: str, token: str, n: int = N
+) -> tuple[float, float]:
+    """Microseconds of process CPU and of wall-clock time per request."""
     body = _bodies(scenario)
     for i in range(50):
         status = _call(app, _environ(scenario, token, body(-i - 1)))
         if not status.startswith("2"):
             raise RuntimeError(f"{scenario}: {status}")
-    started = time.process_time()
+    started, wall = time.process_time(), time.perf_counter()
     for i in range(n):
         _call(app, _environ(scenario, token, body(i)))
-    return (time.process_time() - started) / n * 1e6
+    cpu = (time.process_time() - started) / n * 1e6
+    return cpu, (time.perf_counter() - wall) / n * 1e6
 
 
 def _apps(cache: bool = True) -> tuple[WsgiApp, str]:
@@ -139,11 +147,11 @@ def main() -> None:
     for scenario in [s for s in SCENARIOS if s != "get_one_cold"]:
         if only and scenario not in only:
             continue
-        service = measure(app, scenario, token)
+        service, wall = measure_both(app, scenario, token)
         bare = measure(ceiling.app, scenario, token)
         print(
-            f"{scenario:14} service {service:7.0f} us  ceiling {bare:5.0f} us  "
-            f"ratio {bare / service:.2f}",
+            f"{scenario:14} service {service:7.0f} us CPU {wall:7.0f} us wall  "
+            f"ceiling {bare:5.0f} us CPU",
             flush=True,
         )
 

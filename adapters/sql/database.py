@@ -20,6 +20,7 @@ from playhouse.pool import (
     PooledPostgresqlDatabase,
 )
 
+from adapters.sql.round_trips import LazyBegin
 from domain import deadline
 from settings import PoolSettings
 
@@ -99,7 +100,7 @@ def _wait_with_deadline(conn: Any) -> None:
             raise psycopg2.OperationalError(f"unexpected poll state {state}")
 
 
-class _Pool(PooledPostgresqlDatabase):  # type: ignore[misc]  # peewee is untyped
+class _Pool(LazyBegin, PooledPostgresqlDatabase):  # type: ignore[misc]
     """peewee's pool, minus its two ways of stalling every thread behind one.
 
     peewee holds a database-wide lock while it connects, and the pool's lock
@@ -111,35 +112,6 @@ class _Pool(PooledPostgresqlDatabase):  # type: ignore[misc]  # peewee is untype
     is made outside any lock, its slot reserved."""
 
     _connecting = 0
-    # A write transaction's BEGIN goes out with its first statement, in the
-    # same round trip ("BEGIN; INSERT ..."), and a transaction that ran no
-    # statement sends neither BEGIN nor its COMMIT or ROLLBACK.
-    _begin = threading.local()
-
-    def begin(self, isolation_level: Any = None) -> None:
-        if isolation_level is not None or self._isolation_level:
-            super().begin(isolation_level)
-        else:
-            self._begin.pending = True
-
-    def execute_sql(self, sql: str, params: Any = None) -> Any:
-        if getattr(self._begin, "pending", False):
-            self._begin.pending = False
-            sql = f"BEGIN; {sql}"
-        return super().execute_sql(sql, params)
-
-    def commit(self) -> None:
-        if not self._nothing_began():
-            super().commit()
-
-    def rollback(self) -> None:
-        if not self._nothing_began():
-            super().rollback()
-
-    def _nothing_began(self) -> bool:
-        pending = getattr(self._begin, "pending", False)
-        self._begin.pending = False
-        return pending
 
     def connect(self, reuse_if_open: bool = False) -> bool:
         until = getattr(_work, "until", None)
@@ -163,7 +135,7 @@ class _Pool(PooledPostgresqlDatabase):  # type: ignore[misc]  # peewee is untype
                 return False
             raise pw.OperationalError("Connection already opened.")
         self._state.reset()
-        self._begin.pending = False  # left by a unit of work that failed early
+        self.forget_transaction()  # left by a unit of work that failed early
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]
             self._state.set_connection(self._connect())
             if self.server_version is None:
