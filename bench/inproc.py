@@ -10,6 +10,9 @@ database `make bench` seeds (it prepares one when BENCH_PREPARE=1).
     python -m bench.inproc                  # every scenario, 3000 requests each
     BENCH_SCENARIOS=get_one python -m bench.inproc
     python -m bench.inproc --profile get_one   # cProfile, top 30 by own time
+
+Metrics are kept in memory unless PROMETHEUS_MULTIPROC_DIR names a directory
+(as gunicorn's workers keep them, in files): set it to weigh that cost too.
 """
 
 from __future__ import annotations

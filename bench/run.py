@@ -23,6 +23,7 @@ import re
 import statistics
 import subprocess
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -72,7 +73,11 @@ def serve(app: str, env: dict[str, str]) -> ContextManager[tuple[int, int]]:
 
 
 def run_wrk(
-    port: int, scenario: str, token: str, result: Result, pids: dict[str, list[int]]
+    port: int,
+    scenario: str,
+    token: str,
+    result: Result,
+    pids: dict[str, Callable[[], list[int]]],
 ) -> None:
     _, path, script = SCENARIOS[scenario]
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_RUN_ID": uuid.uuid4().hex[:8]}
@@ -146,11 +151,10 @@ def main() -> None:
                     ("service", own),
                     ("ceiling", (ceiling, ceiling_pid)),
                 ):
-                    # PostgreSQL forks a backend per new connection: look again.
                     pids = {
-                        "app": tree(pid),
-                        "postgres": pids_named("postgres"),
-                        "redis": pids_named("redis-server"),
+                        "app": lambda pid=pid: tree(pid),
+                        "postgres": lambda: pids_named("postgres"),
+                        "redis": lambda: pids_named("redis-server"),
                     }
                     run_wrk(port, scenario, token, results[(scenario, target)], pids)
         for name, pid in (("service", warm_pid), ("ceiling", ceiling_pid)):

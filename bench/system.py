@@ -7,6 +7,7 @@ import resource
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -62,11 +63,16 @@ def resident_mb(pid: int) -> float:
 
 class Cpu:
     """CPU used by each group of processes, and by this process's children
-    (wrk), from now until shares() is called, as a share of one core."""
+    (wrk), from now until shares() is called, as a share of one core. Each
+    group is listed again at the end: a process that started meanwhile (a
+    PostgreSQL backend for a new connection) counts all its CPU."""
 
-    def __init__(self, groups: dict[str, list[int]]) -> None:
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
         self._groups = groups
-        self._start = {n: sum(map(_cpu_seconds, p)) for n, p in groups.items()}
+        self._start = {
+            name: {pid: _cpu_seconds(pid) for pid in listed()}
+            for name, listed in groups.items()
+        }
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         self._children = usage.ru_utime + usage.ru_stime
         self._wall = time.monotonic()
@@ -74,8 +80,8 @@ class Cpu:
     def shares(self) -> dict[str, float]:
         wall = time.monotonic() - self._wall
         used = {
-            name: sum(map(_cpu_seconds, pids)) - self._start[name]
-            for name, pids in self._groups.items()
+            name: sum(_cpu_seconds(p) - self._start[name].get(p, 0.0) for p in listed())
+            for name, listed in self._groups.items()
         }
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         used["wrk"] = usage.ru_utime + usage.ru_stime - self._children
