@@ -144,6 +144,13 @@ def _read(env: Environment) -> Settings:
         or DEFAULT_DATABASE_URL
     )
     redis = _redis(env, database)
+    server = read_server(env, shared_state=redis is not None)
+    if redis is not None:
+        # Each serving thread keeps a Redis connection of its own for the
+        # limiter and the cache (adapters/redis/lane.py); the rest share more.
+        wanted = server.threads + 16
+        connections = max(redis.max_connections, wanted)
+        redis = dataclasses.replace(redis, max_connections=connections)
     return Settings(
         database_url=database,
         pool=PoolSettings(
@@ -170,7 +177,7 @@ def _read(env: Environment) -> Settings:
                 fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
             ),
         ),
-        server=read_server(env, shared_state=redis is not None),
+        server=server,
         auth=AuthSettings(
             disabled=env.flag("AUTH_DISABLED", False),
             secret_key=env.parsed("SECRET_KEY", None, secret_key, secret=True),

@@ -202,6 +202,16 @@ def test_redis_key_prefixes_differ_per_database_and_can_be_set() -> None:
     assert prefix(REDIS_KEY_PREFIX="prod-eu:") == "prod-eu:"
 
 
+def test_the_redis_pool_has_a_connection_for_every_thread_and_more() -> None:
+    def connections(**env: str) -> int:
+        redis = Settings.from_env({"REDIS_URL": "redis://r:6379/0", **env}).redis
+        assert redis is not None
+        return redis.max_connections
+
+    assert connections() == 50  # 8 threads keep 8 of them
+    assert connections(THREADS="100") == 116
+
+
 def test_several_workers_without_redis_are_refused() -> None:
     with pytest.raises(SettingsError, match="WEB_CONCURRENCY=2 needs REDIS_URL"):
         Settings.from_env({"WEB_CONCURRENCY": "2"})
