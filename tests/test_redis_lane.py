@@ -69,3 +69,15 @@ def test_a_script_is_loaded_again_after_redis_lost_it(redis_db: redis.Redis) -> 
 
 def test_the_adapters_of_one_client_share_its_lane(redis_db: redis.Redis) -> None:
     assert lane_for(redis_db) is lane_for(redis_db)
+
+
+def test_commands_sent_again_reuse_their_packing_and_still_answer_right(
+    redis_db: redis.Redis,
+) -> None:
+    lane = Lane(redis_db)
+    redis_db.mset({"a": "1", "b": "2"})
+    assert lane.call("GET", "a", again=True) == b"1"
+    assert lane.call("GET", "b", again=True) == b"2"
+    redis_db.set("a", "changed")
+    assert lane.call("GET", "a", again=True) == b"changed"
+    assert lane.pipeline([("GET", "a"), ("GET", "b")], again=True) == [b"changed", b"2"]

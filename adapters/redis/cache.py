@@ -68,7 +68,8 @@ class RedisCache:
             # Entries may predate a write this process could not announce.
             raise CacheUnavailable()
         command = self.read_command(key, dependencies)
-        return self.lookup(command, self._call(lambda: self._lane.call(*command)))
+        reply = self._call(lambda: self._lane.call(*command, again=True))
+        return self.lookup(command, reply)
 
     def read_command(self, key: str, dependencies: Sequence[str]) -> tuple[str, ...]:
         """read's one command, for a pipeline; lookup() reads its reply."""

@@ -39,21 +39,30 @@ def lane_for(client: redis.Redis) -> Lane:
         return lane
 
 
+_KEPT_PACKINGS = 4096
+
+
 class Lane:
     def __init__(self, client: redis.Redis) -> None:
         self._pool = client.connection_pool
         self._mine = threading.local()
+        self._packed: dict[tuple[tuple[Any, ...], ...], list[bytes]] = {}
 
-    def call(self, *args: Any) -> Any:
+    def call(self, *args: Any, again: bool = False) -> Any:
         """One command; its reply as redis-py parses it (bytes, not str)."""
-        (reply,) = self.pipeline([args])
+        (reply,) = self.pipeline([args], again=again)
         return reply
 
-    def pipeline(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    def pipeline(
+        self, commands: Sequence[Sequence[Any]], again: bool = False
+    ) -> list[Any]:
         """Several commands in one round trip; their replies in order. An
-        error reply raises (redis.ResponseError) after every reply is read."""
+        error reply raises (redis.ResponseError) after every reply is read.
+        again=True: these exact commands recur (a client's limiter check, a
+        record's cache read), so their packed bytes are kept and reused;
+        packing costs more than sending."""
         connection = self._connection()
-        packed = connection.pack_commands(commands)
+        packed = self._pack(connection, commands, again)
         try:
             return self._exchange(connection, packed, len(commands))
         except redis.ConnectionError:
@@ -77,6 +86,19 @@ class Lane:
             raise error
         return replies
 
+    def _pack(
+        self, connection: Any, commands: Sequence[Sequence[Any]], again: bool
+    ) -> list[bytes]:
+        if not again:
+            return list(connection.pack_commands(commands))
+        key = tuple(tuple(command) for command in commands)
+        packed = self._packed.get(key)
+        if packed is None:
+            if len(self._packed) >= _KEPT_PACKINGS:
+                self._packed.clear()  # bounded; the busy ones come back at once
+            packed = self._packed[key] = list(connection.pack_commands(commands))
+        return packed
+
     def _connection(self) -> Any:
         held = getattr(self._mine, "held", None)
         # After a fork the child must not share its parent's socket.
@@ -95,10 +117,10 @@ class LaneScript:
 
     def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
         try:
-            return self._lane.call(*self.command(keys, args))
+            return self._lane.call(*self.command(keys, args), again=True)
         except NoScriptError:  # a restarted or flushed Redis
             self._sha = None
-            return self._lane.call(*self.command(keys, args))
+            return self._lane.call(*self.command(keys, args), again=True)
 
     def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
         """The EVALSHA to send (in a pipeline of the caller's); the script is

@@ -46,7 +46,7 @@ class RedisLimitedRead:
 
         def exchange() -> list[Any]:
             hit = self._limiter.command(limit_key, quota)  # may load the script
-            return self._lane.pipeline([hit, read])
+            return self._lane.pipeline([hit, read], again=True)
 
         try:
             replies = self._breaker.call(exchange)
