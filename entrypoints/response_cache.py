@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 
+import falcon
 import msgspec
 
 from domain.ports import Cache, CacheLookup, CacheUnavailable
@@ -40,6 +41,16 @@ def manager_key(manager_id: int) -> str:
 def query_key(prefix: str, *parts: object) -> str:
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
     return f"{prefix}:{digest}"
+
+
+def list_key(req: falcon.Request, prefix: str) -> str:
+    """The cache key of a list request (its path and parameters), worked out
+    once per request: the rate limiter reads the entry, the resource uses it."""
+    known: tuple[str, str] | None = req.context.get("list_key")
+    if known is None or known[0] != prefix:
+        key = query_key(prefix, req.path, sorted(req.params.items()))
+        known = req.context.list_key = (prefix, key)
+    return known[1]
 
 
 class ResponseCache:

@@ -24,7 +24,7 @@ from entrypoints.idempotency import Idempotency
 from entrypoints.media import encoder
 from entrypoints.pages import FilterParser, parse_page_request, render_page
 from entrypoints.rate_limit import cached_lookup
-from entrypoints.response_cache import CachedResponse, ResponseCache, query_key
+from entrypoints.response_cache import CachedResponse, ResponseCache, list_key
 
 B = TypeVar("B", bound=Struct)  # the body of POST and PUT
 S = TypeVar("S", bound=Struct)
@@ -171,7 +171,7 @@ class RecordResource(Generic[R, D, F, B]):
         return schemas.convert(read_object(req, self._max_body, media_types), schema)
 
     def _list_key(self, req: falcon.Request) -> str:
-        return query_key(self._schema.collection, req.path, sorted(req.params.items()))
+        return list_key(req, self._schema.collection)
 
     def _invalidating(self, record_id: int) -> AbstractContextManager[None]:
         keys = [self._schema.item_key(record_id), self._schema.collection]

@@ -16,8 +16,8 @@ from entrypoints.response_cache import (
     CachedResponse,
     ResponseCache,
     employee_key,
+    list_key,
     manager_key,
-    query_key,
 )
 from entrypoints.schemas import EmployeePage, employee_out
 
@@ -83,7 +83,7 @@ class TeamResource:
         resp.status = 204
 
     def _key(self, req: falcon.Request) -> str:
-        return query_key("team", req.path, sorted(req.params.items()))
+        return list_key(req, "team")
 
     def _dependencies(self, manager_id: int) -> list[str]:
         # The team changes with any employee, and vanishes with its manager.
