@@ -56,6 +56,11 @@ class Journal:
     stale_reads: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # A write answered 503 only after this long (the database deadline) is an
+    # unknown outcome, like no answer: the link froze while its last statement
+    # (a COMMIT, a lone INSERT) or that statement's reply was on its way, and
+    # the database runs what reaches it once the link thaws.
+    unknown_after: float | None = None
 
     def summary(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -110,6 +115,9 @@ class Client:
         )
         with self._journal.lock:
             self._journal.entries.append(entry)
+        late = self._journal.unknown_after
+        if method != "GET" and status == 503 and late and entry.seconds >= late:
+            return None, document  # the write may have been applied
         return status, document
 
 
