@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Collection
+from random import getrandbits
 from typing import Any
 
 import falcon
@@ -18,8 +18,11 @@ class RequestId:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         given = req.get_header("X-Request-ID")
         sane = given is not None and _SANE_REQUEST_ID.fullmatch(given)
-        # 128 random bits, as a UUID4's hex without its version bits, cheaper.
-        req.context.request_id = given if sane else os.urandom(16).hex()
+        # 128 random bits, as a UUID4's hex without its version bits. Not
+        # os.urandom: its system call lets go of the GIL, a thread hand-over
+        # in a threaded worker. The ids need to be unique, not secret, and
+        # random reseeds itself in every forked worker.
+        req.context.request_id = given if sane else f"{getrandbits(128):032x}"
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, succeeded: bool

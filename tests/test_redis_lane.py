@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -81,3 +82,46 @@ def test_commands_sent_again_reuse_their_packing_and_still_answer_right(
     redis_db.set("a", "changed")
     assert lane.call("GET", "a", again=True) == b"changed"
     assert lane.pipeline([("GET", "a"), ("GET", "b")], again=True) == [b"changed", b"2"]
+
+
+_INCR_THEN_BUSY = """
+redis.call('INCR', KEYS[1])
+local t = redis.call('TIME')
+local start = t[1] * 1000000 + t[2]
+repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - start > tonumber(ARGV[1])
+return 1
+"""
+
+
+def test_a_timeout_is_not_sent_again_and_the_next_call_is_in_step(
+    redis_db: redis.Redis,
+) -> None:
+    where = {
+        k: redis_db.connection_pool.connection_kwargs[k] for k in ("host", "port", "db")
+    }
+    impatient = redis.Redis(**where, socket_timeout=0.2)
+    lane = Lane(impatient)
+    with pytest.raises(redis.TimeoutError):
+        lane.call("EVAL", _INCR_THEN_BUSY, 1, "runs", 600_000)
+    patient = redis.Redis(**where, socket_timeout=10)
+    assert patient.get("runs") == b"1"  # answers once the script is done: it ran once
+    # The late reply went with the abandoned connection, not to this call.
+    assert lane.call("GET", "runs") == b"1"
+
+
+def test_a_forked_child_uses_a_connection_of_its_own(redis_db: redis.Redis) -> None:
+    lane = Lane(redis_db)
+    parent = lane.call("CLIENT", "ID")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, str(lane.call("CLIENT", "ID")).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        reported = pipe.read()
+    os.waitpid(child, 0)
+    assert reported and int(reported) != parent
+    assert lane.call("CLIENT", "ID") == parent  # the parent's is untouched
