@@ -1,13 +1,16 @@
 """`make bench`: the service, as in production, against a bare-Falcon ceiling.
 
-Both run under the service's own gunicorn configuration (2 workers unless
+All run under the service's own gunicorn configuration (2 workers unless
 BENCH_WORKERS says otherwise) on loopback; the service with auth on and a
 bench key, limits far above the load, the cache on (off for get_one_cold),
-on PostgreSQL and Redis. wrk (2 threads, 32 connections) runs each scenario
-against each target in turn, for BENCH_ROUNDS rounds of BENCH_DURATION.
-Prints, per scenario: req/s, p50, p99, non-2xx, CPU of the app, PostgreSQL,
-Redis and wrk, and the ratio to the ceiling; then each worker's resident
-memory and Redis's memory per rate-limited client. Plain text and TSV are
+on PostgreSQL and Redis. The floor (bench/floor.py) is the ceiling plus only
+the round trips the contract requires, with no logic around them: what no
+implementation of this design can beat. wrk (2 threads, 32 connections) runs
+each scenario against each target in turn, for BENCH_ROUNDS rounds of
+BENCH_DURATION. Prints, per scenario: req/s, p50, p99, non-2xx, CPU of the
+app, PostgreSQL, Redis and wrk, the ratio to the ceiling and the service's to
+the floor; then each worker's resident memory and Redis's memory per
+rate-limited client. Plain text and TSV are
 written to bench/last-run.txt and bench/last-run.tsv.
 
     make bench                      # BENCH_DURATION=5s BENCH_ROUNDS=2
@@ -110,6 +113,13 @@ def run_wrk(
     result.non_2xx += int(non[1]) if non else 0
 
 
+def _targets(scenario: str) -> tuple[str, ...]:
+    # The floor reads through the cache; a cold read has no floor of its own.
+    if scenario == "get_one_cold":
+        return ("service", "ceiling")
+    return ("service", "floor", "ceiling")
+
+
 def _ms(text: str) -> float:
     match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
     if match is None:
@@ -129,35 +139,33 @@ def main() -> None:
         "RATE_LIMIT_MANAGERS": "100000000/minute",
         "CACHE_TTL_SECONDS": "300",
     }
-    results = {(s, t): Result() for s in SCENARIOS for t in ("service", "ceiling")}
+    results = {(s, t): Result() for s in SCENARIOS for t in _targets(s)}
     rss: dict[str, float] = {}
     with ExitStack() as stack:
         warm, warm_pid = stack.enter_context(serve("bootstrap:get_app()", service))
         cold, cold_pid = stack.enter_context(
             serve("bootstrap:get_app()", {**service, "RESPONSE_CACHE": "0"})
         )
-        ceiling, ceiling_pid = stack.enter_context(
-            serve(
-                "bench.ceiling:app", {**service, "BENCH_BODY_SIZES": json.dumps(sizes)}
-            )
-        )
+        sized = {**service, "BENCH_BODY_SIZES": json.dumps(sizes)}
+        ports = {
+            "ceiling": stack.enter_context(serve("bench.ceiling:app", sized)),
+            "floor": stack.enter_context(serve("bench.floor:app", sized)),
+        }
         for round_no in range(ROUNDS):
             print(f"round {round_no + 1} of {ROUNDS} ({DURATION} a run)", flush=True)
             for scenario in SCENARIOS:
                 own = (
                     (cold, cold_pid) if scenario == "get_one_cold" else (warm, warm_pid)
                 )
-                for target, (port, pid) in (
-                    ("service", own),
-                    ("ceiling", (ceiling, ceiling_pid)),
-                ):
+                for target in _targets(scenario):
+                    port, pid = own if target == "service" else ports[target]
                     pids = {
                         "app": lambda pid=pid: tree(pid),
                         "postgres": lambda: pids_named("postgres"),
                         "redis": lambda: pids_named("redis-server"),
                     }
                     run_wrk(port, scenario, token, results[(scenario, target)], pids)
-        for name, pid in (("service", warm_pid), ("ceiling", ceiling_pid)):
+        for name, pid in (("service", warm_pid), ("ceiling", ports["ceiling"][1])):
             for number, worker in enumerate(tree(pid)[1:], 1):
                 rss[f"{name} worker {number}"] = resident_mb(worker)
     report(results, rss, redis_memory_per_client())
@@ -180,12 +188,19 @@ def report(
         "cpu redis",
         "cpu wrk",
         "/ceiling",
+        "/floor",
         "goal",
     )
     rows = [head]
     for (scenario, target), r in results.items():
-        ceiling = statistics.median(results[(scenario, "ceiling")].rps)
-        ratio = statistics.median(r.rps) / ceiling if target == "service" else 1.0
+        rps = statistics.median(r.rps)
+        ratio = rps / statistics.median(results[(scenario, "ceiling")].rps)
+        floor = results.get((scenario, "floor"))
+        to_floor = (
+            f"{rps / statistics.median(floor.rps):.2f}"
+            if floor is not None and target == "service"
+            else ""
+        )
         cpu = [
             f"{statistics.median(r.cpu.get(n, [0])):.0%}"
             for n in ("app", "postgres", "redis", "wrk")
@@ -200,12 +215,13 @@ def report(
             (
                 scenario,
                 target,
-                f"{statistics.median(r.rps):.0f}",
+                f"{rps:.0f}",
                 f"{statistics.median(r.p50):.2f}",
                 f"{statistics.median(r.p99):.2f}",
                 str(r.non_2xx),
                 *cpu,
                 f"{ratio:.2f}",
+                to_floor,
                 met,
             )
         )
