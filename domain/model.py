@@ -89,8 +89,11 @@ class Precondition:
     versions: frozenset[int] = frozenset()
     any_version: bool = False
 
+    def allows(self, version: int) -> bool:
+        return self.any_version or version in self.versions
+
     def check(self, version: int) -> None:
-        if not (self.any_version or version in self.versions):
+        if not self.allows(version):
             raise PreconditionFailed()
 
 

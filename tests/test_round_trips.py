@@ -1,7 +1,8 @@
 """What each use case sends PostgreSQL, exchange by exchange.
 
 BEGIN travels with a transaction's first statement; a create with nothing to
-check is one INSERT, with no transaction around it; a read is one SELECT.
+check is one INSERT, a patch with nothing to check one UPDATE, with no
+transaction around them; a read is one SELECT.
 Each exchange listed is one statement string as peewee's query hooks see it;
 the COMMIT of a transaction goes through the cursor and is not listed.
 """
@@ -53,15 +54,40 @@ def test_a_create_with_nothing_to_check_is_one_insert(
     assert sent.during(lambda: employees.create(draft)) == ["INSERT"]
 
 
-def test_a_patch_is_two_exchanges_and_is_stored(
+def test_a_patch_is_one_update_and_is_stored(
     postgres_storage: SqlStorage, sent: Exchanges
 ) -> None:
     employees = EmployeeService(postgres_storage, SystemClock())
     ada = employees.create(EmployeeDraft("Ada", "ada@x.io"))
     exchanges = sent.during(lambda: employees.patch(ada.id, {"title": "CTO"}, None))
-    assert exchanges == ["BEGIN; SELECT FOR UPDATE", "UPDATE"]
+    assert exchanges == ["UPDATE"]
     stored = employees.get(ada.id)
     assert (stored.title, stored.version) == ("CTO", 2)
+
+
+def test_a_patch_that_writes_nothing_then_reads_to_tell_why(
+    postgres_storage: SqlStorage, sent: Exchanges
+) -> None:
+    employees = EmployeeService(postgres_storage, SystemClock())
+    ada = employees.create(EmployeeDraft("Ada", "ada@x.io", title="CTO"))
+    same = sent.during(lambda: employees.patch(ada.id, {"title": "CTO"}, None))
+    assert same == ["UPDATE", "SELECT"]
+    assert employees.get(ada.id) == ada  # no change: the same version
+
+
+def test_a_patch_naming_a_manager_checks_it_under_locks(
+    postgres_storage: SqlStorage, sent: Exchanges
+) -> None:
+    clock = SystemClock()
+    boss = ManagerService(postgres_storage, clock).create(ManagerDraft("G", "g@x.io"))
+    employees = EmployeeService(postgres_storage, clock)
+    ada = employees.create(EmployeeDraft("Ada", "ada@x.io"))
+    changes = {"manager_id": boss.id}
+    assert sent.during(lambda: employees.patch(ada.id, changes, None)) == [
+        "BEGIN; SELECT FOR UPDATE",
+        "SELECT FOR SHARE",
+        "UPDATE",
+    ]
 
 
 def test_a_join_is_two_exchanges_and_a_repeated_one_a_single_read(

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import TracebackType
-from typing import Generic, Self
+from typing import Any, Generic, Self
 
 from adapters.memory.api_keys import ApiKeyTable, MemoryApiKeyRepository, Undo
 from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R, fold
+from domain.model import (
+    Employee,
+    EmployeeFilter,
+    Manager,
+    ManagerFilter,
+    Precondition,
+    R,
+    fold,
+)
 from domain.ports import Lock
 
 
@@ -69,6 +78,25 @@ class _MemoryRepository(Generic[R]):
         self._check_email(record)
         self._remove(current)
         self._put(record)
+
+    def change(
+        self,
+        record_id: int,
+        values: Mapping[str, Any],
+        precondition: Precondition | None,
+        now: datetime,
+    ) -> R | None:
+        current = self._table.rows.get(record_id)
+        if (
+            current is None
+            or (precondition is not None and not precondition.allows(current.version))
+            or all(getattr(current, name) == value for name, value in values.items())
+        ):
+            return None
+        version = current.version + 1
+        revised = replace(current, **values, version=version, updated_at=now)
+        self.update(revised, expected_version=current.version)
+        return revised
 
     def delete(self, record_id: int) -> None:
         current = self._table.rows.get(record_id)

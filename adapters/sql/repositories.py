@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Generic
 
 import peewee as pw
@@ -16,7 +17,15 @@ from domain.errors import (
     DuplicateEmail,
     ManagerHasEmployees,
 )
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R, fold
+from domain.model import (
+    Employee,
+    EmployeeFilter,
+    Manager,
+    ManagerFilter,
+    Precondition,
+    R,
+    fold,
+)
 from domain.ports import Lock
 
 _LOCK_CLAUSES = {Lock.SHARE: "FOR SHARE", Lock.UPDATE: "FOR UPDATE"}
@@ -51,6 +60,7 @@ class _SqlRepository(Generic[R]):
         blank = dict.fromkeys(self._stored)
         self._insert_sql = _sql(m.insert(blank))
         self._update_sql = _sql(m.update(blank).where((m.id == 0) & (m.version == 0)))
+        self._change_sql: dict[tuple[tuple[str, ...], int], str] = {}
 
     def get(self, record_id: int, *, lock: Lock = Lock.NONE) -> R | None:
         row = self._db.execute_sql(self._get_sql[lock], (record_id, 1)).fetchone()
@@ -63,17 +73,47 @@ class _SqlRepository(Generic[R]):
         return owner
 
     def add(self, record: R) -> R:
-        with _integrity_as(lambda exc: self._write_error(exc, record)):
+        with _integrity_as(lambda exc: self._write_error(exc, record.email)):
             cursor = self._db.execute_sql(self._insert_sql, self._values(record))
             new_id = cursor.fetchone()[0] if self._postgres else cursor.lastrowid
         return dataclasses.replace(record, id=new_id)
 
     def update(self, record: R, *, expected_version: int) -> None:
         values = (*self._values(record), record.id, expected_version)
-        with _integrity_as(lambda exc: self._write_error(exc, record)):
+        with _integrity_as(lambda exc: self._write_error(exc, record.email)):
             changed = self._db.execute_sql(self._update_sql, values).rowcount
         if changed != 1:
             raise ConcurrentUpdate()
+
+    def change(
+        self,
+        record_id: int,
+        values: Mapping[str, Any],
+        precondition: Precondition | None,
+        now: datetime,
+    ) -> R | None:
+        # One UPDATE ... RETURNING: the row is locked only while it runs, not
+        # across a read and the application's work, as a hot row needs.
+        names = tuple(f.name for f in self._stored if f.name in values)
+        versions: tuple[int, ...] = ()
+        if precondition is not None and not precondition.any_version:
+            versions = tuple(precondition.versions)
+            if not versions:
+                return None
+        shape = (names, len(versions))
+        sql = self._change_sql.get(shape)
+        if sql is None:
+            sql = self._change_sql[shape] = self._statement(names, versions)
+        given: tuple[Any, ...] = tuple(values[name] for name in names)
+        searched: tuple[str, ...] = tuple(
+            fold(values[n]) for n in ("name", "email") if n in values
+        )
+        updated_at = self._model.updated_at.db_value(now)
+        params = (*given, *searched, updated_at, record_id, *versions, *given)
+        email = values.get("email", "")
+        with _integrity_as(lambda exc: self._write_error(exc, email)):
+            rows = self._db.execute_sql(sql, params).fetchall()  # steps it to the end
+        return self._entity(rows[0]) if rows else None
 
     def delete(self, record_id: int) -> None:
         m = self._model
@@ -122,10 +162,24 @@ class _SqlRepository(Generic[R]):
             for f in self._stored
         )  # fmt: skip
 
-    def _write_error(self, exc: pw.IntegrityError, record: R) -> DomainError:
+    def _statement(self, names: tuple[str, ...], versions: tuple[int, ...]) -> str:
+        p, table = self._db.param, _quoted(self._model._meta.table_name)
+        search: list[str] = [f"search_{n}" for n in ("name", "email") if n in names]
+        sets = [f"{_quoted(n)} = {p}" for n in (*names, *search)]
+        sets += ['"version" = "version" + 1', f'"updated_at" = {p}']
+        differs = "IS DISTINCT FROM" if self._postgres else "IS NOT"
+        where = f'"id" = {p}'
+        if versions:
+            where += f' AND "version" IN ({", ".join(p for _ in versions)})'
+        where += f" AND ({' OR '.join(f'{_quoted(n)} {differs} {p}' for n in names)})"
+        returning = ", ".join(_quoted(c) for c in self.columns)
+        sets_sql = ", ".join(sets)
+        return f"UPDATE {table} SET {sets_sql} WHERE {where} RETURNING {returning}"
+
+    def _write_error(self, exc: pw.IntegrityError, email: str) -> DomainError:
         # Both engines name the unique index (..._email_lower_key) in the message.
         if "email" in str(exc):
-            return DuplicateEmail(self.kind, record.email)
+            return DuplicateEmail(self.kind, email)
         return ConcurrentUpdate()  # a referenced manager vanished under us
 
     def _delete_error(self, record_id: int) -> DomainError:
@@ -135,6 +189,11 @@ class _SqlRepository(Generic[R]):
 def _sql(query: Any) -> str:
     sql, _ = query.sql()
     return str(sql)
+
+
+def _quoted(name: str) -> str:
+    """A quoted identifier; both engines take double quotes."""
+    return f'"{name}"'
 
 
 def _is_date(field: Any) -> bool:

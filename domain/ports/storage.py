@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 from domain.keys import ApiKey
-from domain.model import Employee, EmployeeFilter, Manager, ManagerFilter, R
+from domain.model import (
+    Employee,
+    EmployeeFilter,
+    Manager,
+    ManagerFilter,
+    Precondition,
+    R,
+)
 
 
 class Lock(enum.Enum):
@@ -39,6 +46,19 @@ class Repository(Protocol[R, F_contra]):
     def update(self, record: R, *, expected_version: int) -> None:
         """Store new values; ConcurrentUpdate unless still at expected_version,
         DuplicateEmail when another record of its kind has the email."""
+
+    def change(
+        self,
+        record_id: int,
+        values: Mapping[str, Any],
+        precondition: Precondition | None,
+        now: datetime,
+    ) -> R | None:
+        """In one atomic step: if the record exists, its version passes the
+        precondition and some field differs from values (valid, normalised,
+        no reference to check), set them, one version later, updated_at now.
+        The record as stored, or None when nothing was written (the caller
+        looks again to tell why). DuplicateEmail as in update."""
 
     def delete(self, record_id: int) -> None:
         """Remove the record."""

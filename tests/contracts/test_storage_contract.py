@@ -30,6 +30,7 @@ from domain.model import (
     Manager,
     ManagerDraft,
     ManagerFilter,
+    Precondition,
     new_employee,
     new_manager,
 )
@@ -214,6 +215,70 @@ class RepositoryContract:
             assert self.repo(unit).email_owner("new@x.io") == stored.id
         (other,) = self.add(store, self.make("B", "old@x.io"))
         assert other.id != stored.id
+
+    # change: one step, no read before it
+
+    def change(
+        self,
+        store: UnitOfWorkFactory,
+        record_id: int,
+        precondition: Precondition | None = None,
+        **values: Any,
+    ) -> Any:
+        with store(alone=True) as unit:
+            changed = self.repo(unit).change(record_id, values, precondition, T1)
+            unit.commit()
+        return changed
+
+    def test_change_sets_the_fields_one_version_later_and_returns_the_record(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        (stored,) = self.add(store, self.make("A", "a@x.io"))
+        changed = self.change(store, stored.id, name="Zed", department="Ops")
+        expected = dataclasses.replace(
+            stored, name="Zed", department="Ops", version=2, updated_at=T1
+        )
+        assert changed == expected
+        assert self.get(store, stored.id) == expected
+        assert ids(self.list(store, self.where(q="zed"))) == [stored.id]
+        assert self.list(store, self.where(q="a@")) == [expected]
+
+    def test_change_to_the_current_values_writes_nothing(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        (stored,) = self.add(store, self.make("A", "a@x.io", "Ops"))
+        assert self.change(store, stored.id, name="A", department="Ops") is None
+        assert self.get(store, stored.id) == stored
+
+    def test_change_writes_only_at_a_version_the_precondition_allows(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        (stored,) = self.add(store, self.make("A", "a@x.io"))
+        stale = Precondition(versions=frozenset({2, 3}))
+        assert self.change(store, stored.id, stale, name="B") is None
+        assert self.get(store, stored.id) == stored
+        assert self.change(store, stored.id, Precondition(), name="B") is None
+        current = Precondition(versions=frozenset({1, 5}))
+        assert self.change(store, stored.id, current, name="B").version == 2
+        anything = Precondition(any_version=True)
+        assert self.change(store, stored.id, anything, name="C").version == 3
+
+    def test_change_of_an_absent_record_writes_nothing(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        assert self.change(store, 99, name="B") is None
+        assert self.get(store, 99) is None
+
+    def test_change_to_another_records_email_raises_and_changes_nothing(
+        self, store: UnitOfWorkFactory
+    ) -> None:
+        a, b = self.add(store, self.make("A", "a@x.io"), self.make("B", "b@x.io"))
+        with pytest.raises(DuplicateEmail):
+            self.change(store, b.id, email="a@x.io", name="B2")
+        assert self.get(store, b.id) == b
+        moved = self.change(store, a.id, email="c@x.io")
+        assert moved.email == "c@x.io"
+        assert self.change(store, b.id, email="a@x.io").email == "a@x.io"
 
     # delete
 
