@@ -26,6 +26,15 @@ threads = _server.threads
 # gthread, reading each request whole in its event loop before a thread sees
 # it, so slow clients cannot hold the threads (entrypoints/worker.py).
 worker_class = "entrypoints.worker.BufferingWorker"
+# With several workers, each listens on a socket of its own in one
+# SO_REUSEPORT group (gunicorn does this when reuse_port is on), and the
+# kernel spreads new connections over them. On one shared socket the worker
+# that wakes first accepts: a burst of kept-alive connections (a load
+# balancer's pool, a benchmark's) could all land on one worker, served on one
+# core while the others idle, at a quarter of the throughput (bench/RESULTS.md).
+# One worker keeps the master's socket: it queues connections while a
+# replacement worker starts, where a socket of the worker's own would close.
+reuse_port = _server.workers > 1
 timeout = _server.worker_timeout
 graceful_timeout = _server.graceful_timeout
 keepalive = _server.keepalive
