@@ -40,8 +40,8 @@ def _bodies(scenario: str) -> Callable[[int], bytes]:
         return lambda n: json.dumps(
             {"name": "Bench", "email": f"i-{run}-{n}@example.com", "department": "D1"}
         ).encode()
-    if scenario == "patch":
-        return lambda n: b'{"title":"Engineer"}'
+    if scenario == "patch":  # a change every time, as bench/scenarios/patch.lua
+        return lambda n: b'{"title":"t%d"}' % (n % 2)
     return lambda n: b""
 
 
