@@ -40,6 +40,7 @@ class Item:
     def __init__(self) -> None:
         self._one = _body("get_one")
         self._patched = _body("patch")
+        self._joined = _body("join")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:
         resp.data = self._one
@@ -51,7 +52,7 @@ class Item:
         resp.content_type = falcon.MEDIA_JSON
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:
-        resp.data = _body("join")
+        resp.data = self._joined
         resp.content_type = falcon.MEDIA_JSON
 
 

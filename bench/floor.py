@@ -48,6 +48,10 @@ def _limit() -> None:
     _lane.call(*_limiter.command("floor", _quota), again=True)
 
 
+def _limited_read() -> None:
+    _lane.pipeline([_limiter.command("floor", _quota), _READ], again=True)
+
+
 def _sql(statement: str, args: tuple[Any, ...]) -> Any:
     connection = getattr(_local, "connection", None)
     if connection is None:
@@ -69,7 +73,7 @@ class Collection:
         self._page, self._created = _body("list_page"), _body("create")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
-        _lane.pipeline([_limiter.command("floor", _quota), _READ], again=True)
+        _limited_read()
         _json(resp, self._page)
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -88,9 +92,10 @@ class Collection:
 class Item:
     def __init__(self) -> None:
         self._one, self._patched = _body("get_one"), _body("patch")
+        self._joined = _body("join")
 
     def on_get(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:
-        _lane.pipeline([_limiter.command("floor", _quota), _READ], again=True)
+        _limited_read()
         _json(resp, self._one)
 
     def on_patch(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:
@@ -107,7 +112,7 @@ class Item:
     def on_put(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:
         _limit()
         _sql("SELECT manager_id FROM employee WHERE id = %s", (ids["employee_id"],))
-        _json(resp, _body("join"))
+        _json(resp, self._joined)
 
 
 class Live:
