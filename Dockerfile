@@ -45,7 +45,7 @@ EXPOSE 8000
 # Follows BIND (loopback for a wildcard, else the address itself, or the unix
 # socket); compose probes /health/ready instead.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["python", "-m", "entrypoints.probe", "/health/live"]
+    CMD ["python", "-m", "entrypoints.server.probe", "/health/live"]
 # serve migrates first (safe when replicas start together: they serialise on a
 # database lock) unless MIGRATE_ON_START=0; any other command runs as given.
 CMD ["employee-api", "serve"]

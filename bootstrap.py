@@ -1,11 +1,14 @@
-"""Composition root: builds adapters from settings, returns the WSGI app.
+"""Composition root: builds adapters from settings, returns the WSGI app, and
+wires the command line.
 
 The only module that knows every concrete class. Nothing here runs at import.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from adapters.clock import SystemClock
 from adapters.memory.cache import MemoryCache
@@ -13,12 +16,7 @@ from adapters.memory.idempotency import MemoryIdempotencyStore
 from adapters.memory.limited_read import SeparateLimitedRead
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
-from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
-from adapters.redis.health import RedisHealth
-from adapters.redis.idempotency import RedisIdempotencyStore
-from adapters.redis.limited_read import RedisLimitedRead
-from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.redis.deployment import open_redis
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
 from domain.ports import (
@@ -31,9 +29,17 @@ from domain.ports import (
     Storage,
 )
 from domain.services import ApiKeyService, EmployeeService, ManagerService, TeamService
-from entrypoints.app import Edges, Health, Services, WsgiApp, create_app
-from entrypoints.lifecycle import Draining, drain_on_sigterm
-from entrypoints.metrics import Metrics
+from entrypoints.cli import main as cli
+from entrypoints.http.app import (
+    EdgeDependencies,
+    Readiness,
+    Services,
+    WsgiApp,
+    create_app,
+)
+from entrypoints.http.metrics import Metrics
+from entrypoints.server import request_clock
+from entrypoints.server.lifecycle import Draining, drain_on_sigterm
 from settings import MEMORY_URL, Settings
 
 
@@ -41,7 +47,8 @@ def open_storage(settings: Settings, observer: Metrics | None = None) -> Storage
     """The configured store: in memory, SQLite or PostgreSQL."""
     if settings.database_url == MEMORY_URL:
         return MemoryStorage()
-    return SqlStorage(open_database(settings.database_url, settings.pool), observer)
+    db = open_database(settings.database_url, settings.pool)
+    return SqlStorage(db, observer, arrival=request_clock.arrival)
 
 
 def migrate(settings: Settings) -> list[str]:
@@ -61,27 +68,14 @@ def key_service(
     return ApiKeyService(storage, clock or SystemClock(), secret, cache_seconds=seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class _RedisParts:
-    cache: RedisCache
-    limiter: RedisRateLimiter
-    idempotency: IdempotencyStore
-    health: HealthCheck
-    limited_read: LimitedRead
-
-
-def _open_redis(settings: Settings, metrics: Metrics) -> _RedisParts | None:
-    if settings.redis is None:
-        return None
-    client = connect_redis(settings.redis)
-    breaker = redis_breaker(settings.redis, metrics)
-    prefix = settings.redis.key_prefix
-    ttl = settings.cache_ttl_seconds
-    cache = RedisCache(client, breaker, ttl, prefix=f"{prefix}cache:v1:")
-    limiter = RedisRateLimiter(client, breaker, prefix=f"{prefix}rl:")
-    idempotency = RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:")
-    both = RedisLimitedRead(client, breaker, limiter, cache)
-    return _RedisParts(cache, limiter, idempotency, RedisHealth(client, breaker), both)
+@contextmanager
+def api_keys(settings: Settings) -> Iterator[ApiKeyService]:
+    """API keys over the configured store, closed after (the command line's)."""
+    storage = open_storage(settings)
+    try:
+        yield key_service(settings, storage)
+    finally:
+        storage.close()
 
 
 def bootstrap(
@@ -92,54 +86,50 @@ def bootstrap(
     cache: Cache | None = None,
     limiter: RateLimiter | None = None,
     idempotency: IdempotencyStore | None = None,
-    health: Health | None = None,
+    readiness: Readiness | None = None,
     draining: Draining | None = None,
     metrics: Metrics | None = None,
 ) -> WsgiApp:
     """The app with every dependency overridable; defaults are built here, now.
-
-    Pass metrics to read the app's counters (cache hits and misses, rejections).
-    """
+    Pass metrics to read the app's counters (cache hits and misses, rejections)."""
     settings = settings or Settings()
     metrics = metrics or Metrics(settings.server.metrics_dir)
     storage = storage or open_storage(settings, metrics)
     clock = clock or SystemClock()
-    redis_parts = _open_redis(settings, metrics)
-    optional: dict[str, HealthCheck] = {}
-    if redis_parts is not None:
-        cache = cache or redis_parts.cache
-        limiter = limiter or redis_parts.limiter
-        idempotency = idempotency or redis_parts.idempotency
-        optional["redis"] = redis_parts.health
-    cache = cache or MemoryCache(settings.cache_ttl_seconds)
-    limiter = limiter or MemoryRateLimiter()
-    limited_read: LimitedRead = SeparateLimitedRead(limiter, cache)
-    if redis_parts and (limiter, cache) == (redis_parts.limiter, redis_parts.cache):
-        limited_read = redis_parts.limited_read  # one round trip for both
-    idempotency = idempotency or MemoryIdempotencyStore()
+    redis = None
+    if settings.redis is not None:
+        redis = open_redis(settings.redis, settings.cache_ttl_seconds, metrics)
+    cache = cache or (redis.cache if redis else MemoryCache(settings.cache_ttl_seconds))
+    limiter = limiter or (redis.limiter if redis else MemoryRateLimiter())
+    if idempotency is None:
+        idempotency = redis.idempotency if redis else MemoryIdempotencyStore()
+    both: LimitedRead = SeparateLimitedRead(limiter, cache)
+    if redis and (limiter, cache) == (redis.limiter, redis.cache):
+        both = redis.limited_read  # one round trip for both
     services = Services(
-        employees=EmployeeService(storage, clock),
-        managers=ManagerService(storage, clock),
-        teams=TeamService(storage, clock),
+        EmployeeService(storage, clock),
+        ManagerService(storage, clock),
+        TeamService(storage, clock),
     )
-    health = health or _health(storage, optional, settings, draining or Draining())
+    checks: dict[str, HealthCheck] = {"redis": redis.health} if redis else {}
+    readiness = readiness or _readiness(storage, checks, settings, draining)
     keys = None if settings.auth.disabled else key_service(settings, storage, clock)
     shared = cache if settings.response_cache else None
-    edges = Edges(limiter, idempotency, keys, shared, metrics, limited_read)
-    return create_app(services, health, edges, settings.http)
+    edge = EdgeDependencies(limiter, idempotency, keys, shared, metrics, both)
+    return create_app(services, readiness, edge, settings.http)
 
 
-def _health(
+def _readiness(
     storage: Storage,
     redis: dict[str, HealthCheck],
     settings: Settings,
-    draining: Draining,
-) -> Health:
+    draining: Draining | None,
+) -> Readiness:
     required: dict[str, HealthCheck] = {"database": storage}
     if settings.http.rate_limits.fail_closed:
         required.update(redis)  # without Redis every limited request is a 503
         redis = {}
-    return Health(required=required, optional=redis, draining=draining)
+    return Readiness(required, redis, (draining or Draining()).active)
 
 
 def get_app() -> WsgiApp:
@@ -147,3 +137,12 @@ def get_app() -> WsgiApp:
     draining = Draining()
     drain_on_sigterm(draining)
     return bootstrap(settings=Settings.from_env(), draining=draining)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`employee-api`: the command line, wired to the configured store."""
+    return cli.main(argv, cli.Wiring(migrate=migrate, api_keys=api_keys))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

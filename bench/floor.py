@@ -14,7 +14,8 @@ Per request, with none of the service's logic around them:
 - join (already a member): the limiter's script, one SELECT.
 
 The limiter's script is the service's own (RedisRateLimiter.command), sent on
-the service's Redis lane; SQL goes through psycopg2, one connection a thread.
+the service's Redis fast path (adapters/redis/fast_path.py); SQL goes through
+psycopg2, one connection a thread.
 Environment: DATABASE_URL, REDIS_URL and BENCH_BODY_SIZES, as for the ceiling.
 """
 
@@ -30,13 +31,13 @@ import psycopg2
 import redis
 
 from adapters.breaker import CircuitBreaker
-from adapters.redis.lane import lane_for
+from adapters.redis.fast_path import fast_path_for
 from adapters.redis.rate_limiter import RedisRateLimiter
 from bench.ceiling import _body
-from domain.keys import Quota
+from domain.api_keys import Quota
 
 _client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
-_lane = lane_for(_client)
+_fast_path = fast_path_for(_client)
 _limiter = RedisRateLimiter(_client, CircuitBreaker("Redis", (redis.RedisError,), 1))
 _quota = Quota(100_000_000, 60)
 _READ = ("MGET", "floor:epoch", "floor:dep", "floor:entry")
@@ -45,11 +46,11 @@ _local = threading.local()
 
 
 def _limit() -> None:
-    _lane.call(*_limiter.command("floor", _quota), again=True)
+    _fast_path.call(*_limiter.command("floor", _quota), again=True)
 
 
 def _limited_read() -> None:
-    _lane.pipeline([_limiter.command("floor", _quota), _READ], again=True)
+    _fast_path.pipeline([_limiter.command("floor", _quota), _READ], again=True)
 
 
 def _sql(statement: str, args: tuple[Any, ...]) -> Any:
@@ -85,7 +86,7 @@ class Collection:
             " VALUES (%s, %s, %s, %s, %s, 1, now(), now()) RETURNING id",
             (new["name"], new["email"], new["department"], new["name"], new["email"]),
         )
-        _lane.call(*_INVALIDATE)
+        _fast_path.call(*_INVALIDATE)
         _json(resp, self._created, 201)
 
 
@@ -106,7 +107,7 @@ class Item:
             " updated_at = now() WHERE id = %s RETURNING id",
             (change["title"], ids["employee_id"]),
         )
-        _lane.call(*_INVALIDATE)
+        _fast_path.call(*_INVALIDATE)
         _json(resp, self._patched)
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, **ids: Any) -> None:

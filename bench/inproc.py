@@ -114,7 +114,7 @@ def _apps(cache: bool = True) -> tuple[WsgiApp, str]:
         url, token = ADMIN.rsplit("/", 1)[0] + "/bench", _token_for_bench()
     os.environ["DATABASE_URL"] = url
     import bootstrap
-    from entrypoints.logs import configure_logging
+    from entrypoints.server.log_config import configure_logging
 
     configure_logging("warning", "text")
     return bootstrap.get_app(), token
@@ -122,7 +122,7 @@ def _apps(cache: bool = True) -> tuple[WsgiApp, str]:
 
 def _token_for_bench() -> str:
     import bootstrap
-    from domain.keys import Scope
+    from domain.api_keys import Scope
     from settings import AuthSettings, Settings
 
     url = ADMIN.rsplit("/", 1)[0] + "/bench"

@@ -45,7 +45,7 @@ def serve(app: str, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
         process = subprocess.Popen(
             [
                 sys.executable, "-m", "gunicorn",
-                "--config", "python:entrypoints.gunicorn_conf",
+                "--config", "python:entrypoints.server.gunicorn_conf",
                 "--bind", f"127.0.0.1:{port}", "--no-control-socket", app,
             ],
             cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,

@@ -12,7 +12,7 @@ import bootstrap
 from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.sql.database import open_database
-from domain.keys import Quota, Scope
+from domain.api_keys import Quota, Scope
 from settings import AuthSettings, RedisSettings, Settings
 
 SECRET = "bench-secret-key-bench-secret-key-0123"

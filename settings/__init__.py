@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 from settings.server import ServerSettings, read_server
 from settings.values import (
     MAKE_A_SECRET,
@@ -147,7 +147,7 @@ def _read(env: Environment) -> Settings:
     server = read_server(env, shared_state=redis is not None)
     if redis is not None:
         # Each serving thread keeps a Redis connection of its own for the
-        # limiter and the cache (adapters/redis/lane.py); the rest share more.
+        # limiter and the cache (adapters/redis/fast_path.py); the rest share more.
         wanted = server.threads + 16
         connections = max(redis.max_connections, wanted)
         redis = dataclasses.replace(redis, max_connections=connections)

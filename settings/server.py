@@ -19,7 +19,7 @@ class ServerSettings:
     drain_seconds: int = 0  # readiness 503 this long before a graceful stop
     keepalive: int = 5
     # A request's headers, then its body, must arrive within these seconds
-    # (entrypoints.worker buffers them off the thread pool).
+    # (entrypoints.server.worker buffers them off the thread pool).
     header_timeout: float = 5.0
     body_timeout: float = 10.0
     access_log: str | None = None  # gunicorn's own; "-": standard output

@@ -19,7 +19,7 @@ from adapters.redis.client import connect_redis, redis_breaker
 from adapters.sql.database import open_database, sqlite_url
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.storage import SqlStorage
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import Cache, Storage
 from migrations import MIGRATIONS_DIR
 from settings import (

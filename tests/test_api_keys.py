@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from domain.api_keys import Quota, Scope, token_digest
 from domain.errors import ApiKeyNotFound, DuplicateKey, ValidationFailed
-from domain.keys import Quota, Scope, token_digest
 from domain.ports import Storage
 from domain.services import ApiKeyService
 from tests.fakes import FakeClock, ManualClock

@@ -25,7 +25,7 @@ def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
         **env,
     }
     return subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "serve", "--", "--check-config"],
+        [sys.executable, "-m", "bootstrap", "serve", "--", "--check-config"],
         cwd=ROOT,
         env=full_env,
         capture_output=True,
@@ -82,8 +82,8 @@ def test_the_installed_package_carries_the_migrations_and_server_config(
     for required in (
         "bootstrap.py",
         "migrations/001_initial.py",
-        "entrypoints/gunicorn_conf.py",
-        "entrypoints/cli.py",
+        "entrypoints/server/gunicorn_conf.py",
+        "entrypoints/cli/main.py",
         "adapters/sql/migrate.py",
         "domain/services/__init__.py",
         "settings/__init__.py",

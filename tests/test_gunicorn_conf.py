@@ -19,7 +19,7 @@ def test_a_given_metrics_directory_is_emptied_of_metrics_never_removed(
     (directory / "keep.txt").write_text("not ours")
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
     monkeypatch.setenv("AUTH_DISABLED", "1")
-    conf = importlib.import_module("entrypoints.gunicorn_conf")
+    conf = importlib.import_module("entrypoints.server.gunicorn_conf")
     conf = importlib.reload(conf)  # reads the environment set above
     conf.on_starting(None)
     assert directory.is_dir()

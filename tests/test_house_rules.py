@@ -44,6 +44,6 @@ def test_rooms_stay_small() -> None:
 
 
 def test_the_http_resources_are_typed() -> None:
-    for path in python_files("entrypoints/resources"):
+    for path in python_files("entrypoints/http/resources"):
         text = path.read_text()
         assert not re.search(r"\bAny\b|type: ignore", text), path.relative_to(ROOT)

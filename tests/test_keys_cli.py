@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import bootstrap
-from entrypoints import cli
 from settings import AuthSettings, Settings
 
 SECRET = "c" * 40
@@ -23,13 +22,13 @@ def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("SECRET_KEY", SECRET)
     monkeypatch.delenv("AUTH_DISABLED", raising=False)
-    assert cli.main(["migrate"]) == 0
+    assert bootstrap.main(["migrate"]) == 0
     return url
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     capsys.readouterr()
-    code = cli.main(["keys", *args])
+    code = bootstrap.main(["keys", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -108,7 +107,7 @@ def test_bad_arguments_are_usage_errors(
     database: str, capsys: pytest.CaptureFixture[str], args: list[str]
 ) -> None:
     with pytest.raises(SystemExit) as exited:
-        cli.main(["keys", *args])
+        bootstrap.main(["keys", *args])
     assert exited.value.code == 2
 
 
@@ -135,7 +134,7 @@ def test_serving_with_auth_on_needs_a_secret_key(
     database: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SECRET_KEY")
-    assert cli.main(["serve"]) == 2
+    assert bootstrap.main(["serve"]) == 2
     assert "SECRET_KEY is not set" in capsys.readouterr().err
 
 
@@ -148,5 +147,5 @@ def test_keys_commands_and_keyed_serving_refuse_the_memory_store(
     code, out, err = run(capsys, "create", "--name", "x", "--scopes", "read")
     assert code == 2 and out == ""
     assert "keeps API keys inside one process" in err
-    assert cli.main(["serve"]) == 2
+    assert bootstrap.main(["serve"]) == 2
     assert "or set AUTH_DISABLED=1" in capsys.readouterr().err

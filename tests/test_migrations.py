@@ -34,7 +34,7 @@ CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
 MIGRATE = (
     [str(CONSOLE_SCRIPT), "migrate"]
     if CONSOLE_SCRIPT.exists()
-    else [sys.executable, "-m", "entrypoints.cli", "migrate"]
+    else [sys.executable, "-m", "bootstrap", "migrate"]
 )
 RUNS = 3
 APPLIED = "applied 2 migration(s): 001_initial, 002_api_keys"
@@ -139,7 +139,7 @@ def migrate_logs(tmp_path: Path, level: str) -> list[str]:
         "LOG_FORMAT": "json",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "migrate"],
+        [sys.executable, "-m", "bootstrap", "migrate"],
         cwd=PROJECT,
         env=env,
         capture_output=True,
@@ -166,7 +166,7 @@ def sigterm_while(log: Path, waiting_for: str, **env: str) -> float:
     waiting, and returns how long it took to exit 0."""
     with log.open("wb") as out:
         waiting = subprocess.Popen(
-            [sys.executable, "-m", "entrypoints.cli", "migrate"],
+            [sys.executable, "-m", "bootstrap", "migrate"],
             cwd=PROJECT,
             env={**os.environ, "LOG_LEVEL": "info", **env},
             stdout=out,

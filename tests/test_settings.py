@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 from settings import MEMORY_URL, Settings, SettingsError, variable_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -235,7 +235,7 @@ def run(command: list[str], **env: str) -> subprocess.CompletedProcess[str]:
 def test_the_command_exits_at_once_with_one_line_naming_the_variable(
     name: str, value: str
 ) -> None:
-    done = run([sys.executable, "-m", "entrypoints.cli", "serve"], **{name: value})
+    done = run([sys.executable, "-m", "bootstrap", "serve"], **{name: value})
     assert done.returncode == 2
     assert done.stdout == ""
     (line,) = done.stderr.splitlines()
@@ -249,7 +249,7 @@ def test_gunicorn_started_directly_refuses_a_bad_value_too() -> None:
             "-m",
             "gunicorn",
             "--config",
-            "python:entrypoints.gunicorn_conf",
+            "python:entrypoints.server.gunicorn_conf",
             "--no-control-socket",
             "--check-config",
             "bootstrap:get_app()",

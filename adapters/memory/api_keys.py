@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from domain.api_keys import ApiKey
 from domain.errors import DuplicateKey
-from domain.keys import ApiKey
 
 Undo = Callable[[], None]
 

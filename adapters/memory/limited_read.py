@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import Cache, CacheLookup, CacheUnavailable, RateDecision, RateLimiter
 
 

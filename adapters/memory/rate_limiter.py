@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import RateDecision
 
 

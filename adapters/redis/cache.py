@@ -18,7 +18,7 @@ import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.client import new_token
-from adapters.redis.lane import lane_for
+from adapters.redis.fast_path import fast_path_for
 from domain.ports import CacheUnavailable, Stamp
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class RedisCache:
         epoch_retry_seconds: float = 0.25,
     ) -> None:
         self._client = client
-        self._lane = lane_for(client)
+        self._fast_path = fast_path_for(client)
         self._epoch_retry = epoch_retry_seconds
         self._breaker = breaker
         self._ttl = ttl_seconds
@@ -68,7 +68,7 @@ class RedisCache:
             # Entries may predate a write this process could not announce.
             raise CacheUnavailable()
         command = self.read_command(key, dependencies)
-        reply = self._call(lambda: self._lane.call(*command, again=True))
+        reply = self._call(lambda: self._fast_path.call(*command, again=True))
         return self.lookup(command, reply)
 
     def read_command(self, key: str, dependencies: Sequence[str]) -> tuple[str, ...]:
@@ -99,13 +99,15 @@ class RedisCache:
     def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
         entry = _entry_codec.encode((list(stamp), value))
         self._call(
-            lambda: self._lane.call("SET", self._entry(key), entry, "EX", self._ttl)
+            lambda: self._fast_path.call(
+                "SET", self._entry(key), entry, "EX", self._ttl
+            )
         )
 
     def invalidate(self, dependencies: Sequence[str]) -> None:
         def renew() -> None:
             ttl = self._token_ttl
-            self._lane.pipeline(
+            self._fast_path.pipeline(
                 [("SET", self._dep(d), new_token(), "EX", ttl) for d in dependencies]
             )
 
@@ -125,7 +127,9 @@ class RedisCache:
         for i in missing:
             expiry = () if names[i] == self._epoch else ("EX", self._token_ttl)
             commands.append(("SET", names[i], fresh[i], "NX", "GET", *expiry))
-        for i, existing in zip(missing, self._lane.pipeline(commands), strict=True):
+        for i, existing in zip(
+            missing, self._fast_path.pipeline(commands), strict=True
+        ):
             tokens[i] = existing if existing is not None else fresh[i]
         return tokens
 

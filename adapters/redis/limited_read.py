@@ -11,9 +11,9 @@ from redis.exceptions import NoScriptError
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.cache import RedisCache
-from adapters.redis.lane import lane_for
+from adapters.redis.fast_path import fast_path_for
 from adapters.redis.rate_limiter import RedisRateLimiter
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import (
     CacheLookup,
     CacheUnavailable,
@@ -32,7 +32,7 @@ class RedisLimitedRead:
         limiter: RedisRateLimiter,
         cache: RedisCache,
     ) -> None:
-        self._lane = lane_for(client)
+        self._fast_path = fast_path_for(client)
         self._breaker = breaker
         self._limiter = limiter
         self._cache = cache
@@ -46,7 +46,7 @@ class RedisLimitedRead:
 
         def exchange() -> list[Any]:
             hit = self._limiter.command(limit_key, quota)  # may load the script
-            return self._lane.pipeline([hit, read], again=True)
+            return self._fast_path.pipeline([hit, read], again=True)
 
         try:
             replies = self._breaker.call(exchange)

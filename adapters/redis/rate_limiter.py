@@ -7,8 +7,8 @@ from typing import Any
 import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from adapters.redis.lane import lane_for
-from domain.keys import Quota
+from adapters.redis.fast_path import fast_path_for
+from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiterUnavailable
 from domain.ports.rate_limiter import EPOCH_SECONDS
 
@@ -50,7 +50,7 @@ class RedisRateLimiter:
     def __init__(
         self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
     ) -> None:
-        self._script = lane_for(client).script(_GCRA)
+        self._script = fast_path_for(client).script(_GCRA)
         self._breaker = breaker
         self._prefix = prefix
 

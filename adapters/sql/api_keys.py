@@ -10,8 +10,8 @@ from typing import Any
 
 import peewee as pw
 
+from domain.api_keys import ApiKey, Quota, Scope
 from domain.errors import DuplicateKey
-from domain.keys import ApiKey, Quota, Scope
 
 
 class SqlApiKeyRepository:

@@ -20,8 +20,7 @@ from playhouse.pool import (
     PooledPostgresqlDatabase,
 )
 
-from adapters.sql.round_trips import LazyBegin
-from domain import deadline
+from adapters.sql.lazy_begin import LazyBegin
 from settings import PoolSettings
 
 
@@ -59,13 +58,14 @@ _deadline: dict[str, float | None] = {"seconds": 10.0}
 _work = threading.local()
 
 
-def work_begins() -> None:
+def work_begins(arrived_at: float) -> None:
     """Until work_ends(), this thread's database calls share one deadline,
-    counted from the request's arrival: a frozen server costs a request the
-    limit once, not once per pooled connection the pool tries, once more to
-    reconnect, and again for the time it queued behind stuck requests."""
+    counted from the request's arrival (time.monotonic()): a frozen server
+    costs a request the limit once, not once per pooled connection the pool
+    tries, once more to reconnect, and again for the time it queued behind
+    stuck requests."""
     limit = _deadline["seconds"]
-    _work.until = None if limit is None else deadline.arrival() + limit
+    _work.until = None if limit is None else arrived_at + limit
 
 
 def work_ends() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
     def __init__(self, factory: SqlStorage, write: bool) -> None:
         self._db = factory.db
         self._observer = factory.observer
+        self._arrival = factory.arrival
         self._write = write
         self._pooled = isinstance(self._db, PooledDatabase)
         self.employees = factory.employees
@@ -51,7 +54,7 @@ class SqlUnitOfWork:
         self.api_keys = factory.api_keys
 
     def __enter__(self) -> Self:
-        work_begins()
+        work_begins(self._arrival())
         try:
             self._db.connect(reuse_if_open=True)
             if self._write:
@@ -131,10 +134,16 @@ class SqlStorage:
     """Units of work over one peewee database (SQLite or PostgreSQL)."""
 
     def __init__(
-        self, db: pw.Database, observer: BackendObserver | None = None
+        self,
+        db: pw.Database,
+        observer: BackendObserver | None = None,
+        arrival: Callable[[], float] = time.monotonic,
     ) -> None:
+        """arrival: when the request being served arrived (time.monotonic());
+        its database deadline counts from then, queueing included."""
         self.db = db
         self.observer = observer or NoObserver()
+        self.arrival = arrival
         tables = bind_tables(db)
         postgres = is_postgres(db)
         self.employees = SqlEmployeeRepository(tables.employee, postgres)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports.cache import Stamp
 from domain.ports.rate_limiter import RateDecision
 

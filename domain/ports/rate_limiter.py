@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Protocol
 
-from domain.keys import Quota
+from domain.api_keys import Quota
 
 # A recent instant: times counted from it keep a double's precision fine.
 EPOCH_SECONDS = 1_767_225_600  # 2026-01-01T00:00:00Z

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
-from domain.keys import ApiKey
+from domain.api_keys import ApiKey
 from domain.model import (
     Employee,
     EmployeeFilter,

@@ -1,6 +1,6 @@
 """Use cases. Each runs in one unit of work and enforces the contract's rules."""
 
-from domain.services.keys import ApiKeyService
+from domain.services.api_keys import ApiKeyService
 from domain.services.records import EmployeeService, ManagerService, RecordService
 from domain.services.teams import TeamService
 

@@ -17,7 +17,7 @@ from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import Cache, LimitedRead, RateLimiterUnavailable
 from settings import RedisSettings
 from tests import servers

@@ -20,7 +20,7 @@ import redis
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.rate_limiter import RedisRateLimiter
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiter
 from settings import RedisSettings
 from tests import servers

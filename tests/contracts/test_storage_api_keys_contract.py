@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from domain.api_keys import ApiKey, Quota, Scope
 from domain.errors import DuplicateKey
-from domain.keys import ApiKey, Quota, Scope
 from domain.ports import Storage
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)

@@ -19,8 +19,8 @@ from typing import Any
 
 import bootstrap
 from domain.ports import Cache, HealthCheck, RateLimiter, Storage
-from entrypoints.app import Health, WsgiApp
-from entrypoints.metrics import Metrics
+from entrypoints.http.app import Readiness, WsgiApp
+from entrypoints.http.metrics import Metrics
 from settings import AuthSettings, HttpSettings, Settings, variable_names
 from tests import servers
 from tests.servers import empty_database, free_port, poll, shared_redis
@@ -133,7 +133,7 @@ class Instance:
                 "-m",
                 "gunicorn",
                 "--config",
-                "entrypoints/gunicorn_conf.py",
+                "entrypoints/server/gunicorn_conf.py",
                 "--no-control-socket",
                 "bootstrap:get_app()",
             ],
@@ -197,7 +197,7 @@ STOP_WITH_PARENT = ["setpriv", "--pdeathsig", "TERM", "--"]
 
 
 @dataclass(frozen=True, slots=True)
-class Edges:
+class HeldBackends:
     """The edge adapters a test holds on to, to look at them afterwards."""
 
     limiter: RateLimiter
@@ -207,11 +207,11 @@ class Edges:
 
 def compose_app(
     storage: Storage,
-    edges: Edges,
+    backends: HeldBackends,
     http_settings: HttpSettings,
     redis_health: HealthCheck | None = None,
 ) -> WsgiApp:
-    """The app built by bootstrap over edges (cache, limiter, stats) the test holds."""
+    """The app built by bootstrap over backends the test holds (cache, limiter)."""
     required: dict[str, HealthCheck] = {"database": storage}
     optional: dict[str, HealthCheck] = {}
     if redis_health is not None:
@@ -222,10 +222,10 @@ def compose_app(
     return bootstrap.bootstrap(
         settings=Settings(http=http_settings, auth=AuthSettings(disabled=True)),
         storage=storage,
-        cache=edges.cache,
-        limiter=edges.limiter,
-        metrics=edges.stats,
-        health=Health(required=required, optional=optional),
+        cache=backends.cache,
+        limiter=backends.limiter,
+        metrics=backends.stats,
+        readiness=Readiness(required, optional),
     )
 
 
@@ -255,7 +255,7 @@ def keys_cli(
     """`employee-api keys ...` as an operator runs it; a failure fails the test."""
     env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret}
     done = subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "keys", *args],
+        [sys.executable, "-m", "bootstrap", "keys", *args],
         cwd=PROJECT_ROOT,
         env=env,
         capture_output=True,

@@ -15,12 +15,12 @@ from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import Cache
-from entrypoints.metrics import Metrics
+from entrypoints.http.metrics import Metrics
 from settings import HttpSettings, RateLimitSettings, RedisSettings
 from tests.distributed.support import (
-    Edges,
+    HeldBackends,
     compose_app,
 )
 from tests.servers import (
@@ -39,8 +39,8 @@ def stats() -> Metrics:
 
 @pytest.fixture
 def client(cache: Cache, stats: Metrics) -> testing.TestClient:
-    edges = Edges(MemoryRateLimiter(), cache, stats)
-    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=GENEROUS))
+    backends = HeldBackends(MemoryRateLimiter(), cache, stats)
+    app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=GENEROUS))
     return testing.TestClient(app)
 
 
@@ -116,8 +116,8 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> Non
     settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
     breaker: CircuitBreaker = redis_breaker(settings)
     cache = RedisCache(connect_redis(settings), breaker)
-    edges = Edges(MemoryRateLimiter(), cache, stats)
-    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=GENEROUS))
+    backends = HeldBackends(MemoryRateLimiter(), cache, stats)
+    app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=GENEROUS))
     client = testing.TestClient(app)
     ada = created(client, "/v1/employees", {"name": "Ada", "email": "a@example.com"})
     for _ in range(3):
@@ -130,8 +130,8 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> Non
 
 def test_rate_limit_rejections_are_counted_by_group(stats: Metrics) -> None:
     quotas = RateLimitSettings({"employees": Quota(2, 60), "managers": Quota(1, 60)})
-    edges = Edges(MemoryRateLimiter(), MemoryCache(), stats)
-    app = compose_app(MemoryStorage(), edges, HttpSettings(rate_limits=quotas))
+    backends = HeldBackends(MemoryRateLimiter(), MemoryCache(), stats)
+    app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=quotas))
     client = testing.TestClient(app)
     statuses = [client.simulate_get("/v1/employees").status_code for _ in range(5)]
     statuses += [client.simulate_get("/v1/managers").status_code for _ in range(2)]

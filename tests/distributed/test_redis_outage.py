@@ -20,11 +20,11 @@ from adapters.breaker import CircuitBreaker
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
-from adapters.redis.health import RedisHealth
+from adapters.redis.health_check import RedisHealthCheck
 from adapters.redis.rate_limiter import RedisRateLimiter
-from domain.keys import Quota
+from domain.api_keys import Quota
 from domain.ports import CacheUnavailable
-from entrypoints.metrics import Metrics
+from entrypoints.http.metrics import Metrics
 from settings import (
     MEMORY_URL,
     HttpSettings,
@@ -33,7 +33,7 @@ from settings import (
     Settings,
 )
 from tests.distributed.support import (
-    Edges,
+    HeldBackends,
     Http,
     Instance,
     Reply,
@@ -240,7 +240,7 @@ class Composed:
         self.breaker: CircuitBreaker = redis_breaker(settings)
         self.stats = Metrics()
         quotas = {"employees": Quota(1000, 60), "managers": Quota(1000, 60)}
-        edges = Edges(
+        backends = HeldBackends(
             RedisRateLimiter(self.client, self.breaker),
             RedisCache(self.client, self.breaker),
             self.stats,
@@ -248,9 +248,9 @@ class Composed:
         http = HttpSettings(rate_limits=RateLimitSettings(quotas, fail_closed))
         app = compose_app(
             MemoryStorage(),
-            edges,
+            backends,
             http,
-            redis_health=RedisHealth(self.client, self.breaker),
+            redis_health=RedisHealthCheck(self.client, self.breaker),
         )
         self.http = testing.TestClient(app)
 

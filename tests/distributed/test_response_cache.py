@@ -1,4 +1,4 @@
-"""Cache-aside for responses (entrypoints.response_cache) over each cache adapter.
+"""Cache-aside for responses (entrypoints.http.response_cache) over each cache adapter.
 
 The order matters: a reader takes its stamp before building from the database,
 and a writer invalidates after committing, whatever the outcome, before answering.
@@ -16,8 +16,8 @@ from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
 from domain.ports import Cache
-from entrypoints.metrics import Metrics
-from entrypoints.response_cache import CachedResponse, ResponseCache
+from entrypoints.http.metrics import Metrics
+from entrypoints.http.response_cache import CachedResponse, ResponseCache
 from settings import MEMORY_URL, AuthSettings, RedisSettings, Settings
 from tests import servers
 from tests.servers import (

@@ -233,7 +233,7 @@ def test_two_deployments_sharing_one_redis_database_never_meet(
     other_url = servers.with_database(postgres_url, other)
     admin.execute_sql(f'CREATE DATABASE "{other}"')
     subprocess.run(
-        [sys.executable, "-m", "entrypoints.cli", "migrate"],
+        [sys.executable, "-m", "bootstrap", "migrate"],
         cwd=PROJECT_ROOT,
         env={**os.environ, "DATABASE_URL": other_url},
         check=True,

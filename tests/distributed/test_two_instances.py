@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import redis
 
-from entrypoints.response_cache import employee_key, query_key
+from entrypoints.http.response_cache import employee_key, query_key
 from tests.distributed.support import (
     Http,
     Instance,
@@ -136,7 +136,7 @@ def warm(reader: Http, path: str, db: redis.Redis, key: str) -> Reply:
 
 
 def page_key(prefix: str, path: str, params: dict[str, str]) -> str:
-    """The cache key the app uses for a list page (entrypoints.response_cache)."""
+    """The cache key the app uses for a list page (entrypoints.http.response_cache)."""
     return query_key(prefix, path, sorted(params.items()))
 
 

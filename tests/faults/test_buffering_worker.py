@@ -10,7 +10,7 @@ import pytest
 
 from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
-from entrypoints.framing import CHUNKED, body_of, chunked_done
+from entrypoints.server.framing import CHUNKED, body_of, chunked_done
 from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
 

@@ -14,7 +14,7 @@ from falcon import testing
 
 import bootstrap
 from adapters.memory.storage import MemoryStorage
-from domain.keys import Quota, Scope
+from domain.api_keys import Quota, Scope
 from domain.services import ApiKeyService
 from settings import AuthSettings, HttpSettings, RateLimitSettings, Settings
 from tests.http.support import assert_problem

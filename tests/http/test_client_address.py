@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from falcon import testing
 
-from entrypoints.client_ip import ClientAddress, canonical
+from entrypoints.http.client_address import ClientAddress, canonical
 from settings import parse_networks
 
 PROXIES = parse_networks("10.0.0.0/8, 192.168.1.1, 2001:db8::/32")

@@ -16,7 +16,7 @@ from falcon import testing
 import bootstrap
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
-from domain.keys import Quota, Scope
+from domain.api_keys import Quota, Scope
 from settings import AuthSettings, RateLimitSettings, RedisSettings
 from tests.conftest import UNLIMITED, make_client
 from tests.fakes import FakeClock

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import bootstrap
 from adapters.memory.storage import MemoryStorage
-from domain.keys import Quota, Scope
-from entrypoints.metrics import Metrics
+from domain.api_keys import Quota, Scope
+from entrypoints.http.metrics import Metrics
 from settings import AuthSettings, RedisSettings
 from tests.conftest import UNLIMITED
 

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 
 import bootstrap
 from adapters.memory.storage import MemoryStorage
-from entrypoints.logs import route_label
+from entrypoints.http.route_labels import route_label
 from settings import AuthSettings, Settings
 
 SECRET = "o" * 40

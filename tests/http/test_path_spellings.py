@@ -14,7 +14,7 @@ import pytest
 from falcon import testing
 
 from adapters.memory.storage import MemoryStorage
-from domain.keys import Quota
+from domain.api_keys import Quota
 from settings import AuthSettings, RateLimitSettings
 from tests.conftest import UNLIMITED, make_client
 

@@ -1,0 +1,187 @@
+"""API keys: create, list, revoke, and recognise a presented token."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from dataclasses import replace
+from datetime import timedelta
+
+from domain.api_keys import (
+    ApiKey,
+    Quota,
+    Scope,
+    mint_token,
+    name_errors,
+    prefix_of,
+    token_digest,
+)
+from domain.errors import (
+    ApiKeyNotFound,
+    DuplicateKey,
+    FieldError,
+    StorageUnavailable,
+    ValidationFailed,
+)
+from domain.ports import Clock, UnitOfWorkFactory
+
+# last_used_at is a hint for operators, not an audit log: one write a minute
+# per key at most, never one per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+_MAX_REMEMBERED = 10_000
+
+
+class ApiKeyService:
+    """Keys are stored as HMACs of their tokens; a token is shown once, at creation.
+
+    A verified key is remembered in this process for cache_seconds, so the hot
+    path does not query the database: a revocation takes effect everywhere
+    within that time.
+    """
+
+    def __init__(
+        self,
+        storage: UnitOfWorkFactory,
+        clock: Clock,
+        secret_key: str,
+        *,
+        cache_seconds: float = 10.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._storage = storage
+        self._clock = clock
+        self._secret_key = secret_key
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._verified: dict[str, tuple[float, ApiKey]] = {}  # by digest
+        self._refused: dict[str, float] = {}  # digest -> until when
+
+    def create(
+        self, name: str, scopes: Iterable[Scope], quotas: Mapping[str, Quota]
+    ) -> tuple[ApiKey, str]:
+        """A new key and its token (shown to the operator once, stored never)."""
+        name = name.strip()
+        scopes = frozenset(scopes)
+        errors = name_errors(name)
+        if not scopes:
+            errors.append(FieldError("scopes", "at least one of read, write"))
+        if errors:
+            raise ValidationFailed(errors)
+        for _ in range(3):  # a 32-bit prefix collides rarely; then draw again
+            prefix, token = mint_token()
+            key = ApiKey(
+                id=0,
+                name=name,
+                prefix=prefix,
+                digest=token_digest(self._secret_key, token),
+                scopes=scopes,
+                created_at=self._clock.now(),
+                quotas=dict(quotas),
+            )
+            try:
+                return self._add(key), token
+            except DuplicateKey as exc:
+                if exc.what != "prefix":
+                    raise
+        raise DuplicateKey("prefix")
+
+    def list(self) -> list[ApiKey]:
+        """Every key, oldest first; revoked ones included."""
+        with self._storage(write=False) as uow:
+            return list(uow.api_keys.list())
+
+    def revoke(self, name_or_prefix: str) -> ApiKey:
+        """Revoke the key with this name or prefix; ApiKeyNotFound otherwise."""
+        with self._storage() as uow:
+            key = uow.api_keys.by_name(name_or_prefix) or uow.api_keys.by_prefix(
+                name_or_prefix
+            )
+            if key is None:
+                raise ApiKeyNotFound(name_or_prefix)
+            if key.revoked_at is None:
+                now = self._clock.now()
+                uow.api_keys.revoke(key.id, now)
+                uow.commit()
+                key = replace(key, revoked_at=now)
+        with self._lock:  # other processes notice within cache_seconds
+            self._verified.pop(key.digest, None)
+        return key
+
+    def authenticate(self, token: str) -> ApiKey | None:
+        """The live key this token belongs to, or None."""
+        prefix = prefix_of(token)
+        if prefix is None:
+            return None
+        digest = token_digest(self._secret_key, token)
+        if self._recently_refused(digest):
+            return None  # a token retried in a loop costs no query each time
+        key = self._remembered(digest) or self._look_up(prefix, digest)
+        if key is not None:
+            self._note_use(key)
+        return key
+
+    def _add(self, key: ApiKey) -> ApiKey:
+        with self._storage() as uow:
+            stored = uow.api_keys.add(key)
+            uow.commit()
+        return stored
+
+    def _remembered(self, digest: str) -> ApiKey | None:
+        with self._lock:
+            entry = self._verified.get(digest)
+        if entry is None or entry[0] <= self._monotonic():
+            return None
+        return entry[1]
+
+    def _look_up(self, prefix: str, digest: str) -> ApiKey | None:
+        with self._storage(write=False) as uow:
+            key = uow.api_keys.by_prefix(prefix)
+        # Constant-time: how much of a guess matched must not show in timing.
+        if key is None or not hmac.compare_digest(key.digest, digest):
+            self._refuse(digest)
+            return None
+        if key.revoked_at is not None:
+            self._refuse(digest)
+            return None
+        self._remember(digest, key)
+        return key
+
+    def _recently_refused(self, digest: str) -> bool:
+        with self._lock:
+            until = self._refused.get(digest)
+        return until is not None and until > self._monotonic()
+
+    def _refuse(self, digest: str) -> None:
+        with self._lock:
+            if len(self._refused) >= _MAX_REMEMBERED:
+                del self._refused[next(iter(self._refused))]
+            self._refused[digest] = self._monotonic() + self._cache_seconds
+
+    def _remember(self, digest: str, key: ApiKey) -> None:
+        with self._lock:
+            if len(self._verified) >= _MAX_REMEMBERED:
+                del self._verified[next(iter(self._verified))]
+            self._verified[digest] = (self._monotonic() + self._cache_seconds, key)
+
+    def _refresh(self, key: ApiKey) -> None:
+        """Update a remembered key without extending how long it is trusted."""
+        with self._lock:
+            entry = self._verified.get(key.digest)
+            if entry is not None:
+                self._verified[key.digest] = (entry[0], key)
+
+    def _note_use(self, key: ApiKey) -> None:
+        now = self._clock.now()
+        since = now - LAST_USED_RESOLUTION
+        if key.last_used_at is not None and key.last_used_at > since:
+            return
+        # Best effort: a database that cannot take this write must not fail a
+        # request that was authenticated from memory.
+        with suppress(StorageUnavailable), self._storage() as uow:
+            uow.api_keys.touch(key.id, now, unless_since=since)
+            uow.commit()
+        self._refresh(replace(key, last_used_at=now))

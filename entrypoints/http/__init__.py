@@ -1,0 +1,1 @@
+"""The HTTP edge: the Falcon app, its middleware, resources and schemas."""

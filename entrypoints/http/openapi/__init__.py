@@ -1,0 +1,1 @@
+"""The OpenAPI document the app serves at /openapi.json."""

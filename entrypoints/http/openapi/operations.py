@@ -1,0 +1,151 @@
+"""What each route and method does, for the OpenAPI document.
+
+Keyed by the route template as the contract writes it and the method: the
+document is built from the app's own route table, and a served route with no
+entry here stops the app at start, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from entrypoints.http import schemas
+from entrypoints.http.problems import ProblemBody
+from entrypoints.http.resources.health import Status
+
+EMPLOYEES = "/v1/employees"
+EMPLOYEE = "/v1/employees/{employee_id}"
+MANAGERS = "/v1/managers"
+MANAGER = "/v1/managers/{manager_id}"
+TEAM = "/v1/managers/{manager_id}/employees"
+MEMBER = "/v1/managers/{manager_id}/employees/{employee_id}"
+
+
+@dataclass(frozen=True)
+class Operation:
+    summary: str
+    ok: int
+    body: type | None = None  # the success response's schema
+    request: type | None = None
+    merge_patch: bool = False
+    keyed: bool = True  # needs an API key (read for GET/HEAD, else write)
+    query: tuple[str, ...] = ()
+    headers_in: tuple[str, ...] = ()  # request headers: If-Match, ...
+    headers_out: tuple[str, ...] = ()  # success response headers
+    errors: tuple[int, ...] = ()
+    media: str = "application/json"
+    description: str = ""
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+PAGE_QUERY = ("limit", "cursor")
+WRITE_ERRORS = (400, 413, 415, 422)
+
+
+Operations = dict[tuple[str, str], Operation]
+
+
+def _record(kind: str, out: type, body: type, patch: type) -> Operations:
+    employee = kind == "employee"
+    a_kind = f"an {kind}" if employee else f"a {kind}"
+    collection, item = (EMPLOYEES, EMPLOYEE) if employee else (MANAGERS, MANAGER)
+    filters = ("manager_id", "department", "q") if employee else ("department", "q")
+    page = schemas.EmployeePage if employee else schemas.ManagerPage
+    delete_errors = (404, 412) if employee else (404, 409, 412)
+    post_errors = (*WRITE_ERRORS, 409)
+    return {
+        (collection, "GET"): Operation(
+            f"List {kind}s, by id, a page at a time", 200, page,
+            query=(*PAGE_QUERY, *filters), headers_out=("Link",), errors=(422,),
+        ),
+        (collection, "HEAD"): Operation(
+            f"Headers of a page of {kind}s", 200, query=(*PAGE_QUERY, *filters),
+            headers_out=("Link",), errors=(422,),
+        ),
+        (collection, "POST"): Operation(
+            f"Create {a_kind}", 201, out, request=body,
+            headers_in=("Idempotency-Key",),
+            headers_out=("Location", "ETag", "Idempotent-Replayed"),
+            errors=post_errors,
+        ),
+        (item, "GET"): Operation(
+            f"Read {a_kind}", 200, out, headers_in=("If-None-Match",),
+            headers_out=("ETag",), errors=(304, 404),
+        ),
+        (item, "HEAD"): Operation(
+            f"Headers of {a_kind}", 200, headers_in=("If-None-Match",),
+            headers_out=("ETag",), errors=(304, 404),
+        ),
+        (item, "PUT"): Operation(
+            f"Replace {a_kind}", 200, out, request=body, headers_in=("If-Match",),
+            headers_out=("ETag",), errors=(*WRITE_ERRORS, 404, 409, 412),
+            description="Full replacement: omitted optional fields become null.",
+        ),
+        (item, "PATCH"): Operation(
+            f"Change some fields of {a_kind}", 200, out, request=patch,
+            merge_patch=True, headers_in=("If-Match",), headers_out=("ETag",),
+            errors=(*WRITE_ERRORS, 404, 409, 412),
+            description="JSON merge patch (RFC 7396): only the fields sent "
+            "change; null clears an optional field.",
+        ),
+        (item, "DELETE"): Operation(
+            f"Delete {a_kind}", 204, headers_in=("If-Match",), errors=delete_errors,
+        ),
+    }  # fmt: skip
+
+
+OPERATIONS: Operations = {
+    **_record("employee", schemas.EmployeeOut, schemas.EmployeeIn,
+              schemas.EmployeePatch),
+    **_record("manager", schemas.ManagerOut, schemas.ManagerIn, schemas.ManagerPatch),
+    (TEAM, "GET"): Operation(
+        "List a manager's team", 200, schemas.EmployeePage, query=PAGE_QUERY,
+        headers_out=("Link",), errors=(404, 422),
+    ),
+    (TEAM, "HEAD"): Operation(
+        "Headers of a page of a manager's team", 200, query=PAGE_QUERY,
+        headers_out=("Link",), errors=(404, 422),
+    ),
+    (MEMBER, "PUT"): Operation(
+        "Join: the employee reports to the manager", 200, schemas.EmployeeOut,
+        headers_in=("If-Match",), headers_out=("ETag",), errors=(404, 409, 412),
+        description="Idempotent: joining the same manager again changes nothing. "
+        "409 while the employee reports to another manager. If-Match is "
+        "checked against the employee's ETag.",
+    ),
+    (MEMBER, "DELETE"): Operation(
+        "Leave: the employee reports to no manager", 204, headers_in=("If-Match",),
+        errors=(404, 412),
+        description="404 when either is absent or the employee is not in this "
+        "team (before If-Match is looked at).",
+    ),
+    ("/metrics", "GET"): Operation(
+        "Prometheus metrics", 200, keyed=False, media="text/plain",
+        description="Keep it off the public listener (see the README).",
+    ),
+    ("/health/live", "GET"): Operation(
+        "Liveness: the process can serve", 200, Status, keyed=False
+    ),
+    ("/health/live", "HEAD"): Operation("Liveness, headers only", 200, keyed=False),
+    ("/health/ready", "GET"): Operation(
+        "Readiness: the database answers", 200, Status, keyed=False, errors=(503,),
+        description="Redis is reported as ok or degraded and does not make the "
+        "instance unready, unless the limiter fails closed. 503 as soon as a "
+        "graceful shutdown begins.",
+    ),
+    ("/health/ready", "HEAD"): Operation(
+        "Readiness, headers only", 200, keyed=False, errors=(503,)
+    ),
+    ("/openapi.json", "GET"): Operation(
+        "This document", 200, keyed=False, media="application/json"
+    ),
+    ("/docs", "GET"): Operation(
+        "This document, rendered for people", 200, keyed=False, media="text/html"
+    ),
+}  # fmt: skip
+
+SCHEMAS = (
+    schemas.EmployeeIn, schemas.EmployeePatch, schemas.EmployeeOut,
+    schemas.EmployeePage, schemas.ManagerIn, schemas.ManagerPatch,
+    schemas.ManagerOut, schemas.ManagerPage, ProblemBody, Status,
+)  # fmt: skip

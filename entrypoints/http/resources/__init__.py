@@ -1,0 +1,1 @@
+"""The Falcon resources: one class per kind of route."""

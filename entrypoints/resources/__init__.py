@@ -1,1 +1,0 @@
-"""Falcon resources: responders of a few lines that call domain services."""

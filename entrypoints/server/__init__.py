@@ -1,0 +1,1 @@
+"""The server around the app: gunicorn's worker, configuration, life cycle and probe."""

@@ -1,0 +1,249 @@
+"""gunicorn's gthread worker, with each request read whole before a thread
+sees it.
+
+gthread hands a connection to a thread as soon as it is readable; the thread
+then blocks until the rest of the headers and the body arrive, so a few dozen
+clients that send slowly hold every thread and the server stops answering.
+This worker reads in its event loop instead, without blocking: a request
+goes to the thread pool only once its headers, and a body of known length up
+to the buffer limit, are in memory. A request whose headers take longer than
+HEADER_TIMEOUT, or whose body takes longer than BODY_TIMEOUT once its headers
+are in, is answered 408 and closed, logged at WARNING with the client's
+address and counted in slow_clients_closed_total{phase}.
+
+Bodies of known length (Content-Length) and chunked ones are buffered up to
+MAX_BODY_BYTES; `Expect: 100-continue` is answered from the event loop so the
+client sends its body into the buffer. Handed over unbuffered, to be read by a
+thread as gthread does: TLS connections, and bodies above the limit, which the
+app refuses (413) from their declared length or its first MAX_BODY_BYTES.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import time
+from functools import partial
+from typing import Any
+
+from gunicorn import http
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from entrypoints.server.framing import (
+    CHUNKED,
+    CONTINUE,
+    HEADER_LIMIT,
+    READ_SIZE,
+    TIMEOUT_ANSWER,
+    Inbox,
+    body_of,
+    chunked_done,
+)
+from entrypoints.server.request_clock import request_arrived, request_done
+
+
+class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untyped
+    def init_process(self) -> None:
+        # Here, in the forked worker: prometheus-client takes multiprocess mode
+        # from the environment at import, which gunicorn's on_starting set.
+        from prometheus_client import Counter
+
+        self._closed = Counter(
+            "slow_clients_closed",
+            "Connections closed because a request's headers or body came too slowly.",
+            ["phase"],
+            registry=None,
+        )
+        self._inboxes: dict[TConn, Inbox] = {}
+        self._lingering: dict[TConn, float] = {}  # closing after a 413, by when
+        from settings import Settings
+
+        settings = Settings.from_env()
+        self._header_timeout = float(settings.server.header_timeout)
+        self._body_timeout = float(settings.server.body_timeout)
+        self._body_limit = settings.http.max_body_bytes
+        super().init_process()
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive:
+            # Stopping: close the listeners now, not after the grace period.
+            # Open, the kernel would go on completing handshakes into a
+            # backlog no one accepts, and reset those connections at exit; a
+            # closed port is refused at once, and a proxy moves on.
+            for listener in self.sockets:
+                with contextlib.suppress(OSError):
+                    listener.close()
+
+    def enqueue_req(self, conn: TConn) -> None:
+        if getattr(conn, "buffered", False) or self.cfg.is_ssl:
+            conn.buffered = False
+            super().enqueue_req(conn)
+            return
+        # Bytes a thread read ahead (the next pipelined request) come first.
+        ahead = conn.parser.unreader.take_buffered() if conn.parser else b""
+        inbox = Inbox(ahead, time.monotonic() + self._header_timeout)
+        if conn.sock.getblocking():  # a new connection; kept-alive ones are not
+            conn.sock.setblocking(False)
+        # Usually the whole request is there already (a kept-alive connection
+        # comes here when it turns readable): no poller round trip then.
+        state = self._pull(conn, inbox)
+        if state == "more":
+            self._inboxes[conn] = inbox
+            self.poller.register(
+                conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn)
+            )
+        else:
+            self._finish(conn, inbox, state)
+
+    def _on_readable(self, conn: TConn, _sock: Any) -> None:
+        inbox = self._inboxes[conn]
+        state = self._pull(conn, inbox)
+        if state != "more":
+            self._forget(conn)
+            self._finish(conn, inbox, state)
+
+    def _pull(self, conn: TConn, inbox: Inbox) -> str:
+        """Reads what has arrived: "whole", "more" to come, or "gone"."""
+        if inbox.data and self._complete(conn, inbox):
+            return "whole"
+        try:
+            data = conn.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return "more"
+        except OSError:
+            data = b""
+        if not data:  # the client gave up
+            return "gone"
+        inbox.data += data
+        return "whole" if self._complete(conn, inbox) else "more"
+
+    def _finish(self, conn: TConn, inbox: Inbox, state: str) -> None:
+        if state == "whole":
+            self._hand_over(conn, inbox)
+        else:
+            self.nr_conns -= 1
+            conn.close()
+
+    def _complete(self, conn: TConn, inbox: Inbox) -> bool:
+        """Whether the request can go to a thread without blocking it."""
+        if inbox.body_start < 0:
+            end = inbox.data.find(b"\r\n\r\n")
+            if end < 0:
+                return len(inbox.data) > HEADER_LIMIT  # the parser refuses it
+            head = bytes(inbox.data[:end])
+            inbox.body_start = end + 4
+            inbox.body_length, expects_continue = body_of(head)
+            if inbox.body_length > self._body_limit:
+                conn.oversized = True
+                return True  # the app refuses it from its length alone
+            inbox.phase = "body"
+            inbox.deadline = time.monotonic() + self._body_timeout
+            if expects_continue and len(inbox.data) == inbox.body_start:
+                # The client waits for this before it sends the body.
+                _send_quietly(conn, CONTINUE)
+        body = len(inbox.data) - inbox.body_start
+        if inbox.body_length != CHUNKED:
+            return body >= inbox.body_length
+        if body > self._body_limit:
+            conn.oversized = True
+            return True
+        return chunked_done(inbox.data, inbox.body_start)
+
+    def _hand_over(self, conn: TConn, inbox: Inbox) -> None:
+        conn.arrived = time.monotonic()  # whole: from here it waits for a thread
+        if conn.parser is None:
+            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
+        conn.parser.unreader.unread(bytes(inbox.data))
+        conn.data_ready = True
+        conn.buffered = True
+        self.enqueue_req(conn)
+
+    def handle_request(self, req: Any, conn: TConn) -> bool:
+        if getattr(conn, "oversized", False):
+            req.must_close = True  # the answer says so: Connection: close
+        request_arrived(getattr(conn, "arrived", None) or time.monotonic())
+        try:
+            return bool(super().handle_request(req, conn))
+        finally:
+            request_done()
+
+    def finish_request(self, conn: TConn, fs: Any) -> None:
+        """After answering an oversized body, linger: the client may still be
+        sending it, and closing now would turn those bytes into a reset that
+        can destroy the answer before the client reads it."""
+        closing = not fs.cancelled() and fs.exception() is None and not fs.result()
+        if getattr(conn, "oversized", False) and closing:
+            self._linger(conn)
+            return
+        super().finish_request(conn, fs)
+
+    def _linger(self, conn: TConn) -> None:
+        conn.oversized = False
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)  # the answer is complete
+        conn.sock.setblocking(False)
+        self._lingering[conn] = time.monotonic() + self._body_timeout
+        self.poller.register(
+            conn.sock, selectors.EVENT_READ, partial(self._on_linger_readable, conn)
+        )
+
+    def _on_linger_readable(self, conn: TConn, _sock: Any) -> None:
+        try:
+            if conn.sock.recv(READ_SIZE):
+                return  # discarded: the rest of the oversized body
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            pass
+        self._end_linger(conn)
+
+    def _end_linger(self, conn: TConn) -> None:
+        del self._lingering[conn]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+        self.nr_conns -= 1
+        conn.close()
+
+    def _forget(self, conn: TConn) -> None:
+        del self._inboxes[conn]
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(conn.sock)
+
+    def murder_pending(self) -> None:
+        super().murder_pending()
+        now = time.monotonic()
+        for conn in [c for c, until in self._lingering.items() if until <= now]:
+            self._end_linger(conn)
+        for conn, inbox in list(self._inboxes.items()):
+            if inbox.deadline > now:
+                continue
+            self._forget(conn)
+            self.nr_conns -= 1
+            limit = (
+                self._header_timeout if inbox.phase == "headers" else self._body_timeout
+            )
+            self.log.warning(
+                "closed a connection from %s: its request %s took longer than %s s",
+                _address(conn.client), inbox.phase, limit,
+            )  # fmt: skip
+            self._closed.labels(inbox.phase).inc()
+            _send_quietly(conn, TIMEOUT_ANSWER)
+            conn.close()
+
+
+def _send_quietly(conn: TConn, data: bytes) -> None:
+    """A best-effort send from the event loop: never blocks, never raises."""
+    try:
+        conn.sock.send(data)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
+            raise
+
+
+def _address(client: Any) -> str:
+    if isinstance(client, tuple) and client:
+        return str(client[0])
+    return str(client or "unix socket")
