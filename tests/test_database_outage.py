@@ -177,7 +177,7 @@ def test_a_frozen_database_costs_one_deadline_whatever_the_pool_holds(
         thread.start()
     for thread in holders:
         thread.join()
-    assert len(db._connections) == 4  # four idle connections, each to be pinged
+    assert db.in_use_and_idle() == (0, 4)  # four idle connections, each to be pinged
 
     proxy.freeze()
     started = time.monotonic()

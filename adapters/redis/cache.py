@@ -55,7 +55,7 @@ class RedisCache:
         self._prefix = prefix
         self._epoch = f"{prefix}epoch"
         self._pending = threading.Event()  # an invalidation failed: epoch must move
-        self._state = threading.Lock()
+        self._lock = threading.Lock()
         self._missed = 0  # failed invalidations so far; the epoch must move after each
         self._bumping = False
 
@@ -134,7 +134,7 @@ class RedisCache:
         return tokens
 
     def _schedule_epoch_bump(self) -> None:
-        with self._state:
+        with self._lock:
             self._missed += 1
             self._pending.set()
             if self._bumping:
@@ -145,13 +145,13 @@ class RedisCache:
                 target=self._bump_epoch_until_done, name="cache-epoch", daemon=True
             ).start()
         except RuntimeError:
-            with self._state:
+            with self._lock:
                 self._bumping = False
             raise
 
     def _bump_epoch_until_done(self) -> None:
         while True:
-            with self._state:
+            with self._lock:
                 covers = self._missed  # a SET from now on comes after their commits
             try:
                 self._breaker.call(
@@ -160,7 +160,7 @@ class RedisCache:
             except Exception:  # BreakerOpen, or anything else: keep trying
                 time.sleep(self._epoch_retry)  # retry timer, not synchronisation
                 continue
-            with self._state:
+            with self._lock:
                 if self._missed == covers:
                     self._pending.clear()
                     self._bumping = False

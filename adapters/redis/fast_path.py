@@ -34,8 +34,9 @@ from typing import Any, NoReturn
 
 import hiredis
 import redis
-from redis._parsers.base import BaseParser
 from redis.exceptions import InvalidResponse, NoScriptError
+
+from adapters.redis.redis_private import error_reply, socket_of
 
 _fast_paths: weakref.WeakKeyDictionary[redis.Redis, FastPath] = (
     weakref.WeakKeyDictionary()
@@ -127,7 +128,7 @@ class _Wire:
 
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self._sock: socket.socket | None = None
+        self._socket: socket.socket | None = None
         self._reader: Any = None
         self._buffer = bytearray(65536)
         self._heard = False  # any reply bytes in this exchange yet
@@ -175,10 +176,12 @@ class _Wire:
 
     def _ready(self) -> socket.socket:
         connection = self.connection
-        if connection._sock is None:
+        sock = socket_of(connection)
+        if sock is None:
             connection.connect()
-        if connection._sock is not self._sock:
-            sock = connection._sock
+            sock = socket_of(connection)
+            assert sock is not None  # connect() raises when it cannot
+        if sock is not self._socket:
             timeout = connection.socket_timeout
             sock.settimeout(None)
             if timeout:
@@ -186,18 +189,18 @@ class _Wire:
                 timeval = struct.pack("ll", whole, int((timeout - whole) * 1e6))
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
-            self._sock = sock
+            self._socket = sock
             self._reader = hiredis.Reader(
                 protocolError=InvalidResponse,
-                replyError=BaseParser.parse_error,
+                replyError=error_reply,
                 notEnoughData=_MORE,
             )
-        return self._sock
+        return sock
 
     def _fail(self, error: redis.RedisError) -> NoReturn:
         """Out of step now: the next exchange connects afresh."""
         self.connection.disconnect()
-        self._sock = None
+        self._socket = None
         raise error
 
 

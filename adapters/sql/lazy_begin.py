@@ -8,18 +8,18 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from adapters.sql import peewee_private as private
+
 
 class LazyBegin:
     """A mixin for peewee's PostgresqlDatabase (before it in the bases)."""
-
-    _isolation_level: Any
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._begin = threading.local()  # this thread's transaction: BEGIN unsent
 
     def begin(self, isolation_level: Any = None) -> None:
-        if isolation_level is not None or self._isolation_level:
+        if isolation_level is not None or private.isolation_level(self):  # type: ignore[arg-type]
             super().begin(isolation_level)  # type: ignore[misc]
         else:
             self._begin.pending = True

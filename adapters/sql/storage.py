@@ -6,15 +6,17 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
 from adapters.observer import BackendObserver, NoObserver
 from adapters.sql.api_keys import SqlApiKeyRepository
-from adapters.sql.database import is_postgres, work_begins, work_ends
+from adapters.sql.database import is_postgres
+from adapters.sql.deadline import work_begins, work_ends
 from adapters.sql.migrate import apply_migrations
+from adapters.sql.pool import PostgresPool
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
 from domain.errors import ConcurrentUpdate, StorageUnavailable
@@ -103,9 +105,8 @@ class SqlUnitOfWork:
                 self._db.rollback()
             if self._pooled:
                 self._db.close()  # back to the pool
-                # peewee keeps no public count: its in-use map and idle heap.
-                pool: Any = self._db
-                self._observer.pool_changed(len(pool._in_use), len(pool._connections))
+                if isinstance(self._db, PostgresPool):
+                    self._observer.pool_changed(*self._db.in_use_and_idle())
             # SQLite keeps one connection per thread open: reopening it would
             # cost a file open and four PRAGMAs per request.
         except _OUTAGE as close_exc:

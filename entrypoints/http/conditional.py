@@ -1,16 +1,17 @@
-"""ETags and the If-Match / If-None-Match preconditions (RFC 9110 section 13)."""
+"""ETags and the If-Match / If-None-Match preconditions (RFC 9110 section 13).
+
+Falcon parses both headers (req.if_match, req.if_none_match). It reads an
+unquoted tag as if it were quoted; a header it finds no tag in at all counts
+here as one that matches nothing, never as an absent header."""
 
 from __future__ import annotations
-
-import re
 
 import falcon
 
 from domain.model import Precondition
 from entrypoints.http.converters import parse_number
 
-# One entity tag: optional weakness marker, then a quoted opaque string.
-_TAG = re.compile(r'\s*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"\s*(?:,|$)')
+_NOTHING = Precondition(versions=frozenset())
 
 
 def etag(record_id: int, version: int) -> str:
@@ -18,35 +19,32 @@ def etag(record_id: int, version: int) -> str:
     return f'"{record_id}-{version}"'
 
 
-def _tags(header: str) -> list[tuple[bool, str]]:
-    """(is_weak, opaque) for each well-formed tag in a list header."""
-    return [(bool(m.group(1)), m.group(2)) for m in _TAG.finditer(header)]
-
-
 def if_match(req: falcon.Request, record_id: int) -> Precondition | None:
     """The If-Match header as a domain precondition; None when absent."""
-    header = req.get_header("If-Match")
-    if header is None:
-        return None
-    if header.strip() == "*":
+    tags = req.if_match
+    if tags is None:
+        return None if req.get_header("If-Match") is None else _NOTHING
+    if tags == ["*"]:
         return Precondition(any_version=True)
-    versions = set()
     prefix = f"{record_id}-"
-    for weak, opaque in _tags(header):
+    versions = set()
+    for tag in tags:
         # Weak tags never match If-Match (strong comparison).
-        version = parse_number(opaque[len(prefix) :])
-        if not weak and opaque.startswith(prefix) and version is not None:
+        if tag == "*" or tag.is_weak or not tag.startswith(prefix):
+            continue
+        version = parse_number(tag[len(prefix) :])
+        if version is not None:
             versions.add(version)
     return Precondition(versions=frozenset(versions))
 
 
 def none_match(req: falcon.Request, current: str) -> bool:
     """Whether If-None-Match says the client already has this representation."""
-    header = req.get_header("If-None-Match")
-    if header is None:
+    tags = req.if_none_match
+    if tags is None:
         return False
-    if header.strip() == "*":
+    if tags == ["*"]:
         return True
     opaque = current.strip('"')
     # Weak comparison, as RFC 9110 prescribes for If-None-Match.
-    return any(tag == opaque for _, tag in _tags(header))
+    return any(tag == opaque for tag in tags)

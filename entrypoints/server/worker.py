@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import selectors
 import socket
 import time
 from functools import partial
 from typing import Any
 
-from gunicorn import http
-from gunicorn.workers.gthread import TConn, ThreadWorker
-
+from entrypoints.server import gunicorn_private as gunicorn
 from entrypoints.server.framing import (
     CHUNKED,
     CONTINUE,
@@ -44,7 +41,7 @@ from entrypoints.server.framing import (
 from entrypoints.server.request_clock import request_arrived, request_done
 
 
-class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untyped
+class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
     def init_process(self) -> None:
         # Here, in the forked worker: prometheus-client takes multiprocess mode
         # from the environment at import, which gunicorn's on_starting set.
@@ -56,8 +53,10 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             ["phase"],
             registry=None,
         )
-        self._inboxes: dict[TConn, Inbox] = {}
-        self._lingering: dict[TConn, float] = {}  # closing after a 413, by when
+        self._inboxes: dict[gunicorn.TConn, Inbox] = {}
+        self._lingering: dict[
+            gunicorn.TConn, float
+        ] = {}  # closing after a 413, by when
         from settings import Settings
 
         settings = Settings.from_env()
@@ -77,40 +76,39 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
                 with contextlib.suppress(OSError):
                     listener.close()
 
-    def enqueue_req(self, conn: TConn) -> None:
+    def enqueue_req(self, conn: gunicorn.TConn) -> None:
         if getattr(conn, "buffered", False) or self.cfg.is_ssl:
             conn.buffered = False
             super().enqueue_req(conn)
             return
         # Bytes a thread read ahead (the next pipelined request) come first.
-        ahead = conn.parser.unreader.take_buffered() if conn.parser else b""
+        ahead = gunicorn.take_read_ahead(conn)
         inbox = Inbox(ahead, time.monotonic() + self._header_timeout)
-        if conn.sock.getblocking():  # a new connection; kept-alive ones are not
-            conn.sock.setblocking(False)
+        sock = gunicorn.socket_of(conn)
+        if sock.getblocking():  # a new connection; kept-alive ones are not
+            sock.setblocking(False)
         # Usually the whole request is there already (a kept-alive connection
         # comes here when it turns readable): no poller round trip then.
         state = self._pull(conn, inbox)
         if state == "more":
             self._inboxes[conn] = inbox
-            self.poller.register(
-                conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn)
-            )
+            gunicorn.watch(self, conn, partial(self._on_readable, conn))
         else:
             self._finish(conn, inbox, state)
 
-    def _on_readable(self, conn: TConn, _sock: Any) -> None:
+    def _on_readable(self, conn: gunicorn.TConn, _sock: Any) -> None:
         inbox = self._inboxes[conn]
         state = self._pull(conn, inbox)
         if state != "more":
             self._forget(conn)
             self._finish(conn, inbox, state)
 
-    def _pull(self, conn: TConn, inbox: Inbox) -> str:
+    def _pull(self, conn: gunicorn.TConn, inbox: Inbox) -> str:
         """Reads what has arrived: "whole", "more" to come, or "gone"."""
         if inbox.data and self._complete(conn, inbox):
             return "whole"
         try:
-            data = conn.sock.recv(READ_SIZE)
+            data = gunicorn.socket_of(conn).recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return "more"
         except OSError:
@@ -120,14 +118,14 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
         inbox.data += data
         return "whole" if self._complete(conn, inbox) else "more"
 
-    def _finish(self, conn: TConn, inbox: Inbox, state: str) -> None:
+    def _finish(self, conn: gunicorn.TConn, inbox: Inbox, state: str) -> None:
         if state == "whole":
             self._hand_over(conn, inbox)
         else:
-            self.nr_conns -= 1
+            gunicorn.forget_connection(self)
             conn.close()
 
-    def _complete(self, conn: TConn, inbox: Inbox) -> bool:
+    def _complete(self, conn: gunicorn.TConn, inbox: Inbox) -> bool:
         """Whether the request can go to a thread without blocking it."""
         if inbox.body_start < 0:
             end = inbox.data.find(b"\r\n\r\n")
@@ -152,16 +150,13 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             return True
         return chunked_done(inbox.data, inbox.body_start)
 
-    def _hand_over(self, conn: TConn, inbox: Inbox) -> None:
+    def _hand_over(self, conn: gunicorn.TConn, inbox: Inbox) -> None:
         conn.arrived = time.monotonic()  # whole: from here it waits for a thread
-        if conn.parser is None:
-            conn.parser = http.get_parser(self.cfg, conn.sock, conn.client)
-        conn.parser.unreader.unread(bytes(inbox.data))
-        conn.data_ready = True
+        gunicorn.hand_to_parser(self, conn, bytes(inbox.data))
         conn.buffered = True
         self.enqueue_req(conn)
 
-    def handle_request(self, req: Any, conn: TConn) -> bool:
+    def handle_request(self, req: Any, conn: gunicorn.TConn) -> bool:
         if getattr(conn, "oversized", False):
             req.must_close = True  # the answer says so: Connection: close
         request_arrived(getattr(conn, "arrived", None) or time.monotonic())
@@ -170,7 +165,7 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
         finally:
             request_done()
 
-    def finish_request(self, conn: TConn, fs: Any) -> None:
+    def finish_request(self, conn: gunicorn.TConn, fs: Any) -> None:
         """After answering an oversized body, linger: the client may still be
         sending it, and closing now would turn those bytes into a reset that
         can destroy the answer before the client reads it."""
@@ -180,19 +175,18 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             return
         super().finish_request(conn, fs)
 
-    def _linger(self, conn: TConn) -> None:
+    def _linger(self, conn: gunicorn.TConn) -> None:
         conn.oversized = False
+        sock = gunicorn.socket_of(conn)
         with contextlib.suppress(OSError):
-            conn.sock.shutdown(socket.SHUT_WR)  # the answer is complete
-        conn.sock.setblocking(False)
+            sock.shutdown(socket.SHUT_WR)  # the answer is complete
+        sock.setblocking(False)
         self._lingering[conn] = time.monotonic() + self._body_timeout
-        self.poller.register(
-            conn.sock, selectors.EVENT_READ, partial(self._on_linger_readable, conn)
-        )
+        gunicorn.watch(self, conn, partial(self._on_linger_readable, conn))
 
-    def _on_linger_readable(self, conn: TConn, _sock: Any) -> None:
+    def _on_linger_readable(self, conn: gunicorn.TConn, _sock: Any) -> None:
         try:
-            if conn.sock.recv(READ_SIZE):
+            if gunicorn.socket_of(conn).recv(READ_SIZE):
                 return  # discarded: the rest of the oversized body
         except (BlockingIOError, InterruptedError):
             return
@@ -200,17 +194,17 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             pass
         self._end_linger(conn)
 
-    def _end_linger(self, conn: TConn) -> None:
+    def _end_linger(self, conn: gunicorn.TConn) -> None:
         del self._lingering[conn]
         with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
-        self.nr_conns -= 1
+            gunicorn.unwatch(self, conn)
+        gunicorn.forget_connection(self)
         conn.close()
 
-    def _forget(self, conn: TConn) -> None:
+    def _forget(self, conn: gunicorn.TConn) -> None:
         del self._inboxes[conn]
         with contextlib.suppress(KeyError, ValueError, OSError):
-            self.poller.unregister(conn.sock)
+            gunicorn.unwatch(self, conn)
 
     def murder_pending(self) -> None:
         super().murder_pending()
@@ -221,23 +215,23 @@ class BufferingWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn is untype
             if inbox.deadline > now:
                 continue
             self._forget(conn)
-            self.nr_conns -= 1
+            gunicorn.forget_connection(self)
             limit = (
                 self._header_timeout if inbox.phase == "headers" else self._body_timeout
             )
             self.log.warning(
                 "closed a connection from %s: its request %s took longer than %s s",
-                _address(conn.client), inbox.phase, limit,
+                _address(gunicorn.client_of(conn)), inbox.phase, limit,
             )  # fmt: skip
             self._closed.labels(inbox.phase).inc()
             _send_quietly(conn, TIMEOUT_ANSWER)
             conn.close()
 
 
-def _send_quietly(conn: TConn, data: bytes) -> None:
+def _send_quietly(conn: gunicorn.TConn, data: bytes) -> None:
     """A best-effort send from the event loop: never blocks, never raises."""
     try:
-        conn.sock.send(data)
+        gunicorn.socket_of(conn).send(data)
     except OSError as exc:
         if exc.errno not in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
             raise

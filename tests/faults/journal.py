@@ -81,18 +81,18 @@ class Client:
         self._ports = ports
         self._journal = journal
         self._rng = rng
-        self._connections: dict[int, http.client.HTTPConnection] = {}
+        self._by_port: dict[int, http.client.HTTPConnection] = {}
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int | None, Any]:
         port = self._rng.choice(self._ports)
-        connection = self._connections.get(port)
+        connection = self._by_port.get(port)
         if connection is None or _dropped(connection):
             # As HTTP clients do: a kept-alive connection the server has
             # closed meanwhile (its keep-alive timeout) is replaced first.
             if connection is not None:
                 connection.close()
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
-        self._connections[port] = connection
+        self._by_port[port] = connection
         headers = {"Content-Type": "application/json"} if body is not None else {}
         data = json.dumps(body) if body is not None else None
         began = time.monotonic()
