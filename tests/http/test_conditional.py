@@ -201,6 +201,23 @@ def test_a_current_if_match_lets_the_write_proceed(
 
 
 @pytest.mark.parametrize("write", list(WRITES))
+def test_the_current_tag_without_its_quotes_is_read_as_if_quoted(
+    client: testing.TestClient, subject: dict[str, Any], write: str
+) -> None:
+    do, status = WRITES[write]
+    current = etag_of(client, f"/v1/employees/{subject['id']}").strip('"')
+    assert do(client, subject, {"If-Match": current}).status_code == status
+
+
+@pytest.mark.parametrize("header", [",", " , ,", "garbage, junk"])
+def test_an_if_match_with_no_tag_in_it_matches_nothing(
+    client: testing.TestClient, subject: dict[str, Any], header: str
+) -> None:
+    do, _ = WRITES["patch"]
+    assert_problem(do(client, subject, {"If-Match": header}), 412)
+
+
+@pytest.mark.parametrize("write", list(WRITES))
 def test_if_match_star_matches_an_existing_record(
     client: testing.TestClient, subject: dict[str, Any], write: str
 ) -> None:

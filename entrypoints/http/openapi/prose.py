@@ -32,6 +32,8 @@ Where the contract leaves a choice open, this service does the following:
   does every 409. A missing record is 404 whatever `If-Match` says, and
   leaving a team the employee is not in is 404 before `If-Match` is looked at.
 - `If-None-Match` compares weakly (RFC 9110), so `W/"1-2"` also gets 304.
+- An entity tag sent without its quotes (`If-Match: 1-2`) is read as if quoted;
+  an `If-Match` with no tag in it at all matches nothing (412).
 - `HEAD` is answered on every `GET` route.
 - A quota of N per window (GCRA): N requests at once (the (N+1)th of a burst
   is 429), then one more every window / N; `RateLimit-Remaining` is how many
@@ -88,7 +90,8 @@ PARAMETERS: dict[str, Any] = {
           "description": "Case-insensitive substring of name or email (Unicode "
           "case folding); % and _ are literal characters."},
     "If-Match": {"name": "If-Match", "in": "header", "schema": {"type": "string"},
-                 "description": "Strong ETags, or *; weak tags never match."},
+                 "description": "Strong ETags, or *; weak tags never match; a "
+                 "header with no tag in it matches nothing."},
     "If-None-Match": {"name": "If-None-Match", "in": "header",
                       "schema": {"type": "string"}},
     "Idempotency-Key": {"name": "Idempotency-Key", "in": "header", "schema": {
