@@ -1,37 +1,29 @@
-"""Configuration: the one reader of the environment, and the settings it yields.
+"""Configuration: the one reader of the environment (settings.config), and the
+settings it yields. Re-exports only."""
 
-Every variable is named here literally, once, and checked when read: a bad
-value stops the process before it binds a port, with a one-line message
-naming the variable, the value and what is allowed. The README's
-configuration table lists the same names (a test holds them together).
-"""
-
-from __future__ import annotations
-
-import dataclasses
-import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from urllib.parse import quote
-
-from domain.api_keys import Quota
-from settings.server import ServerSettings, read_server
+from settings.config import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_QUOTAS,
+    AuthSettings,
+    HttpSettings,
+    PoolSettings,
+    RateLimitSettings,
+    RedisSettings,
+    Settings,
+    variable_names,
+)
+from settings.server import ServerSettings
 from settings.values import (
-    MAKE_A_SECRET,
     MEMORY_URL,
-    Environment,
     Network,
     SettingsError,
-    database_url,
-    default_key_prefix,
-    key_prefix,
     parse_networks,
     parse_quota,
-    redis_url,
-    secret_key,
 )
 
 __all__ = [
+    "DEFAULT_DATABASE_URL",
+    "DEFAULT_QUOTAS",
     "MEMORY_URL",
     "AuthSettings",
     "HttpSettings",
@@ -46,162 +38,3 @@ __all__ = [
     "parse_quota",
     "variable_names",
 ]
-
-DEFAULT_DATABASE_URL = "sqlite:///employees.sqlite3"
-DEFAULT_QUOTAS = {"employees": Quota(10, 60), "managers": Quota(20, 60)}
-
-
-@dataclass(frozen=True, slots=True)
-class PoolSettings:
-    max_connections: int = 10
-    wait_seconds: float = 5.0  # how long a request waits for a free connection
-    connect_timeout: int = 3
-    statement_timeout_ms: int = 5000  # 0: none
-
-
-@dataclass(frozen=True, slots=True)
-class RedisSettings:
-    url: str = field(repr=False)  # may carry a password
-    timeout_seconds: float = 0.25
-    breaker_cooldown_seconds: float = 2.0
-    max_connections: int = 50
-    # Every key this deployment writes starts with it, so deployments on
-    # different databases can share one Redis database without meeting.
-    key_prefix: str = "ema:"
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSettings:
-    disabled: bool = False
-    secret_key: str | None = field(default=None, repr=False)
-    cache_seconds: float = 10.0  # how long a verified key is trusted unchecked
-
-    def required_secret_key(self) -> str:
-        """SECRET_KEY, or SettingsError saying how to make one."""
-        if self.secret_key is None:
-            raise SettingsError(
-                "SECRET_KEY is not set, and API keys are stored as HMACs keyed "
-                f"with it; make one with: {MAKE_A_SECRET} (or set AUTH_DISABLED=1 "
-                "for local work)"
-            )
-        return self.secret_key
-
-    def check(self) -> None:
-        """Refuse to serve with auth on and no SECRET_KEY."""
-        if not self.disabled:
-            self.required_secret_key()
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimitSettings:
-    quotas: Mapping[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
-    fail_closed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HttpSettings:
-    max_body_bytes: int = 64 * 1024
-    trusted_proxies: Sequence[Network] = ()
-    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    pool: PoolSettings = field(default_factory=PoolSettings)
-    redis: RedisSettings | None = None
-    cache_ttl_seconds: int = 60
-    response_cache: bool = True  # off: every read goes to the database
-    http: HttpSettings = field(default_factory=HttpSettings)
-    server: ServerSettings = field(default_factory=ServerSettings)
-    auth: AuthSettings = field(default_factory=AuthSettings)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from env (the process environment by default); SettingsError
-        names the first variable whose value is unusable."""
-        return _read(Environment(os.environ if env is None else env))
-
-    def without_statement_timeout(self) -> Settings:
-        """For migrations, which may run (or wait for another migrator) long."""
-        pool = dataclasses.replace(self.pool, statement_timeout_ms=0)
-        return dataclasses.replace(self, pool=pool)
-
-
-def variable_names() -> list[str]:
-    """Every variable the service reads, in the order it reads them."""
-    env = Environment({})
-    _read(env)
-    return env.names
-
-
-def _read(env: Environment) -> Settings:
-    database = (
-        _first(
-            env.parsed("DATABASE_URL", None, database_url),
-            env.parsed("POSTGRES_URL", None, database_url),
-        )
-        or DEFAULT_DATABASE_URL
-    )
-    redis = _redis(env, database)
-    server = read_server(env, shared_state=redis is not None)
-    if redis is not None:
-        # Each serving thread keeps a Redis connection of its own for the
-        # limiter and the cache (adapters/redis/fast_path.py); the rest share more.
-        wanted = server.threads + 16
-        connections = max(redis.max_connections, wanted)
-        redis = dataclasses.replace(redis, max_connections=connections)
-    return Settings(
-        database_url=database,
-        pool=PoolSettings(
-            max_connections=env.integer("DB_POOL_SIZE", 10, 1, 1000),
-            statement_timeout_ms=env.integer(
-                "DB_STATEMENT_TIMEOUT_MS", 5000, 0, 3_600_000
-            ),
-        ),
-        redis=redis,
-        cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", 60, 1, 86_400),
-        response_cache=env.flag("RESPONSE_CACHE", True),
-        http=HttpSettings(
-            max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, 1, 64 * 2**20),
-            trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
-            rate_limits=RateLimitSettings(
-                quotas={
-                    "employees": env.parsed(
-                        "RATE_LIMIT_EMPLOYEES", DEFAULT_QUOTAS["employees"], parse_quota
-                    ),
-                    "managers": env.parsed(
-                        "RATE_LIMIT_MANAGERS", DEFAULT_QUOTAS["managers"], parse_quota
-                    ),
-                },
-                fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
-            ),
-        ),
-        server=server,
-        auth=AuthSettings(
-            disabled=env.flag("AUTH_DISABLED", False),
-            secret_key=env.parsed("SECRET_KEY", None, secret_key, secret=True),
-            cache_seconds=env.number("AUTH_CACHE_SECONDS", 10.0, 0.0, 300.0),
-        ),
-    )
-
-
-def _redis(env: Environment, database: str) -> RedisSettings | None:
-    """REDIS_URL (redis://, rediss:// or unix://), else REDIS_HOST/PORT/PASSWORD."""
-    url = env.parsed("REDIS_URL", None, redis_url)
-    host = env.text("REDIS_HOST", "")
-    port = env.integer("REDIS_PORT", 6379, 1, 65_535)
-    password = env.text("REDIS_PASSWORD", "")
-    timeout_ms = env.integer("REDIS_TIMEOUT_MS", 250, 1, 60_000)
-    cooldown = env.number("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0, 0.01, 3600.0)
-    prefix = env.parsed("REDIS_KEY_PREFIX", default_key_prefix(database), key_prefix)
-    if url is None and host:
-        auth = f":{quote(password, safe='')}@" if password else ""
-        url = f"redis://{auth}{host}:{port}/0"
-    if url is None:
-        return None
-    return RedisSettings(url, timeout_ms / 1000, cooldown, key_prefix=prefix)
-
-
-def _first(*values: str | None) -> str | None:
-    return next((v for v in values if v), None)

@@ -1,4 +1,4 @@
-"""Checked parsing of configuration values; settings/__init__ names the variables."""
+"""Checked parsing of configuration values; settings/config.py names the variables."""
 
 from __future__ import annotations
 

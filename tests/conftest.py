@@ -15,8 +15,7 @@ import bootstrap
 from adapters.memory.cache import MemoryCache
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
-from adapters.sql.database import open_database, sqlite_url
+from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
 from adapters.sql.storage import SqlStorage
 from domain.api_keys import Quota
@@ -26,13 +25,13 @@ from settings import (
     AuthSettings,
     HttpSettings,
     RateLimitSettings,
-    RedisSettings,
     Settings,
 )
-from tests import servers
-from tests.fakes import FakeClock
-from tests.servers import RedisServer, shared_redis
-from tests.tcp_proxy import TcpProxy
+from tests.support import services
+from tests.support.clocks import ManualClock
+from tests.support.redis_clients import service_redis
+from tests.support.services import RedisServer, shared_redis, sqlite_url
+from tests.support.tcp_proxy import TcpProxy
 
 STORES = ["memory", "sqlite", "postgres"]
 
@@ -40,13 +39,13 @@ STORES = ["memory", "sqlite", "postgres"]
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
-    why = servers.answers(servers.POSTGRES_ADMIN_URL, 5432)
+    why = services.answers(services.POSTGRES_ADMIN_URL, 5432)
     if why:
-        servers.unavailable("PostgreSQL", why)
-    name = servers.new_database_name()
-    admin = open_database(servers.POSTGRES_ADMIN_URL)
+        services.unavailable("PostgreSQL", why)
+    name = services.new_database_name()
+    admin = open_database(services.POSTGRES_ADMIN_URL)
     admin.execute_sql(f'CREATE DATABASE "{name}"')
-    url = servers.with_database(servers.POSTGRES_ADMIN_URL, name)
+    url = services.with_database(services.POSTGRES_ADMIN_URL, name)
     db = open_database(url)
     apply_migrations(db, MIGRATIONS_DIR)
     db.close_all()
@@ -153,21 +152,20 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture
-def fake_clock() -> FakeClock:
-    return FakeClock()
+def fake_clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture(params=["memory", "redis"])
-def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+def any_cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
     """Each cache adapter in turn (Redis on the flushed test database)."""
     if request.param == "memory":
         yield MemoryCache()
         return
     request.getfixturevalue("redis_db")
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    yield RedisCache(client, redis_breaker(settings))
-    client.close()
+    made = service_redis()
+    yield RedisCache(made.client, made.breaker)
+    made.client.close()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -62,9 +62,6 @@ class _MemoryRepository(Generic[R]):
     def get(self, record_id: int, *, lock: Lock = Lock.NONE) -> R | None:
         return self._table.rows.get(record_id)
 
-    def email_owner(self, email: str) -> int | None:
-        return self._table.by_email.get(email)
-
     def add(self, record: R) -> R:
         self._check_email(record)
         stored = replace(record, id=next(self._table.ids))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee as pw
@@ -20,10 +19,6 @@ def open_database(url: str, pool: PoolSettings | None = None) -> pw.Database:
     if parts.scheme in ("postgres", "postgresql"):
         return _postgres(url, pool or PoolSettings())
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
-
-
-def sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path}"
 
 
 def _sqlite(path: str) -> pw.SqliteDatabase:

@@ -66,12 +66,6 @@ class _SqlRepository(Generic[R]):
         row = self._db.execute_sql(self._get_sql[lock], (record_id, 1)).fetchone()
         return None if row is None else self._entity(row)
 
-    def email_owner(self, email: str) -> int | None:
-        m = self._model
-        # lower(email) matches the unique expression index; plain email would scan.
-        owner: int | None = m.select(m.id).where(pw.fn.LOWER(m.email) == email).scalar()
-        return owner
-
     def add(self, record: R) -> R:
         with _integrity_as(lambda exc: self._write_error(exc, record.email)):
             cursor = self._db.execute_sql(self._insert_sql, self._values(record))

@@ -36,9 +36,6 @@ class Repository(Protocol[R, F_contra]):
     def get(self, record_id: int, *, lock: Lock = Lock.NONE) -> R | None:
         """The record with this id, or None."""
 
-    def email_owner(self, email: str) -> int | None:
-        """Id of the record using this (lower-cased) email, or None."""
-
     def add(self, record: R) -> R:
         """Store a new record; returns it with its assigned id. DuplicateEmail
         when another record of its kind has the email."""

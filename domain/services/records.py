@@ -43,7 +43,6 @@ from domain.ports import (
 class RecordService(Generic[R, D, F]):
     """Create, read, replace, patch, delete and list one kind of record."""
 
-    kind: str
     not_found: Callable[[int], NotFound]
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -171,7 +170,6 @@ class RecordService(Generic[R, D, F]):
 
 
 class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
-    kind = "Employee"
     not_found = EmployeeNotFound
 
     def _repo(self, uow: UnitOfWork) -> EmployeeRepository:
@@ -207,7 +205,6 @@ class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
 
 
 class ManagerService(RecordService[Manager, ManagerDraft, ManagerFilter]):
-    kind = "Manager"
     not_found = ManagerNotFound
 
     def _repo(self, uow: UnitOfWork) -> ManagerRepository:

@@ -16,14 +16,10 @@ import redis
 
 from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
 from domain.ports import Cache
-from settings import RedisSettings
-from tests import servers
-from tests.fakes import FakeClock
-from tests.servers import (
-    poll,
-)
+from tests.support.clocks import ManualClock
+from tests.support.polling import poll
+from tests.support.redis_clients import service_redis
 
 TTL = 5
 
@@ -37,7 +33,9 @@ class Subject:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[Subject]:
+def subject(
+    request: pytest.FixtureRequest, fake_clock: ManualClock
+) -> Iterator[Subject]:
     if request.param == "memory":
 
         def make_memory(ttl: int) -> Cache:
@@ -49,9 +47,9 @@ def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[S
     clients: list[redis.Redis] = []
 
     def make_redis(ttl: int) -> Cache:
-        settings = RedisSettings(servers.REDIS_URL)
-        clients.append(connect_redis(settings))
-        return RedisCache(clients[-1], redis_breaker(settings), ttl_seconds=ttl)
+        made = service_redis()
+        clients.append(made.client)
+        return RedisCache(made.client, made.breaker, ttl_seconds=ttl)
 
     def let_ttl_pass(ttl: int) -> None:
         poll(
@@ -203,11 +201,11 @@ def test_concurrent_first_readers_of_a_dependency_all_get_one_stamp(
 @pytest.fixture
 def two_redis_caches(redis_db: redis.Redis) -> Iterator[tuple[Cache, Cache]]:
     """Two adapters with their own clients and breakers: two app instances."""
-    settings = RedisSettings(servers.REDIS_URL)
-    clients = [connect_redis(settings), connect_redis(settings)]
+    made = [service_redis(), service_redis()]
+    clients = [m.client for m in made]
     yield (
-        RedisCache(clients[0], redis_breaker(settings), ttl_seconds=TTL),
-        RedisCache(clients[1], redis_breaker(settings), ttl_seconds=TTL),
+        RedisCache(made[0].client, made[0].breaker, ttl_seconds=TTL),
+        RedisCache(made[1].client, made[1].breaker, ttl_seconds=TTL),
     )
     for client in clients:
         client.close()
@@ -243,13 +241,12 @@ def test_a_stale_fill_through_one_instance_is_not_served_by_the_other(
 def test_redis_entries_are_stored_with_the_configured_ttl(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    cache = RedisCache(client, redis_breaker(settings), ttl_seconds=60)
+    made = service_redis()
+    cache = RedisCache(made.client, made.breaker, ttl_seconds=60)
     filled(cache, "employee:1", ["employee:1"], b"ada")
     (key,) = redis_db.keys("ema:cache:v1:entry:*")
     assert 50 <= redis_db.ttl(key) <= 60
-    client.close()
+    made.client.close()
 
 
 def test_a_redis_entry_whose_dependency_token_was_evicted_misses(

@@ -16,13 +16,11 @@ import pytest
 import redis
 
 from adapters.memory.idempotency import MemoryIdempotencyStore
-from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.idempotency import RedisIdempotencyStore
 from domain.ports import ClaimState, IdempotencyStore, StoredResponse
-from settings import RedisSettings
-from tests import servers
-from tests.fakes import FakeClock
-from tests.servers import poll
+from tests.support.clocks import ManualClock
+from tests.support.polling import poll
+from tests.support.redis_clients import service_redis
 
 ANSWER = StoredResponse(201, b'{"id":1}', (("Location", "/v1/employees/1"),))
 
@@ -36,13 +34,13 @@ class Subject:
 @pytest.fixture(params=["memory", "redis"])
 def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
     if request.param == "memory":
-        clock = FakeClock()
+        clock = ManualClock()
         yield Subject(MemoryIdempotencyStore(clock), clock.advance)
         return
     request.getfixturevalue("redis_db")
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    store = RedisIdempotencyStore(client, redis_breaker(settings))
+    made = service_redis()
+    client = made.client
+    store = RedisIdempotencyStore(client, made.breaker)
 
     def let_pass(seconds: float) -> None:
         probe = f"probe-{seconds}"
@@ -131,9 +129,9 @@ def test_of_many_concurrent_claims_exactly_one_owns_the_key(subject: Subject) ->
 
 
 def test_redis_keys_carry_the_prefix(redis_db: redis.Redis) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    store = RedisIdempotencyStore(client, redis_breaker(settings), prefix="dep-a:idem:")
+    made = service_redis()
+    client = made.client
+    store = RedisIdempotencyStore(client, made.breaker, prefix="dep-a:idem:")
     store.claim("k", "fp", 60)
     assert redis_db.keys("*") == [b"dep-a:idem:k"]
     client.close()

@@ -14,14 +14,14 @@ from adapters.memory.cache import MemoryCache
 from adapters.memory.limited_read import SeparateLimitedRead
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.api_keys import Quota
 from domain.ports import Cache, LimitedRead, RateLimiterUnavailable
-from settings import RedisSettings
-from tests import servers
-from tests.servers import RedisServer, poll
+from tests.support import services
+from tests.support.polling import poll
+from tests.support.redis_clients import service_redis
+from tests.support.services import RedisServer
 
 QUOTA = Quota(3, 60)
 
@@ -33,9 +33,8 @@ class Subject:
 
 
 def on_redis(url: str) -> tuple[Subject, redis.Redis]:
-    settings = RedisSettings(url, timeout_seconds=1)
-    client = connect_redis(settings)
-    breaker = redis_breaker(settings)
+    made = service_redis(url, timeout_seconds=1)
+    client, breaker = made.client, made.breaker
     cache, limiter = RedisCache(client, breaker), RedisRateLimiter(client, breaker)
     return Subject(RedisLimitedRead(client, breaker, limiter, cache), cache), client
 
@@ -47,7 +46,7 @@ def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
         yield Subject(SeparateLimitedRead(MemoryRateLimiter(), cache), cache)
         return
     request.getfixturevalue("redis_db")
-    redis_subject, client = on_redis(servers.REDIS_URL)
+    redis_subject, client = on_redis(services.REDIS_URL)
     yield redis_subject
     client.close()
 
@@ -86,7 +85,7 @@ def test_a_refused_request_still_reads_and_counts_nothing_more(
 
 
 def test_redis_lost_the_script_the_decision_still_comes(redis_db: redis.Redis) -> None:
-    subject, client = on_redis(servers.REDIS_URL)
+    subject, client = on_redis(services.REDIS_URL)
     assert subject.both.hit_and_read("c", QUOTA, "k", ["d"])[0].allowed
     redis_db.script_flush()
     decision, found = subject.both.hit_and_read("c", QUOTA, "k", ["d"])

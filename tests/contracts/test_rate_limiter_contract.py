@@ -18,16 +18,12 @@ import pytest
 import redis
 
 from adapters.memory.rate_limiter import MemoryRateLimiter
-from adapters.redis.client import connect_redis, redis_breaker
 from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiter
-from settings import RedisSettings
-from tests import servers
-from tests.fakes import FakeClock
-from tests.servers import (
-    wait_for,
-)
+from tests.support.clocks import ManualClock
+from tests.support.polling import wait_for
+from tests.support.redis_clients import service_redis
 
 MINUTE = Quota(5, 60)
 
@@ -50,7 +46,9 @@ class Subject:
 
 
 @pytest.fixture(params=["memory", "redis"])
-def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[Subject]:
+def subject(
+    request: pytest.FixtureRequest, fake_clock: ManualClock
+) -> Iterator[Subject]:
     if request.param == "memory":
         start = fake_clock()
         yield Subject(
@@ -60,11 +58,11 @@ def subject(request: pytest.FixtureRequest, fake_clock: FakeClock) -> Iterator[S
         )
         return
     request.getfixturevalue("redis_db")
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
+    made = service_redis()
+    client = made.client
     began = time.monotonic()
     yield Subject(
-        RedisRateLimiter(client, redis_breaker(settings)),
+        RedisRateLimiter(client, made.breaker),
         wait_for,
         lambda: time.monotonic() - began,
     )
@@ -165,7 +163,9 @@ def test_a_burst_of_concurrent_hits_allows_exactly_the_limit(subject: Subject) -
 # The memory adapter on its fake clock: the numbers, exactly.
 
 
-def test_the_memory_limiter_numbers_follow_gcra_exactly(fake_clock: FakeClock) -> None:
+def test_the_memory_limiter_numbers_follow_gcra_exactly(
+    fake_clock: ManualClock,
+) -> None:
     limiter = MemoryRateLimiter(clock=fake_clock)
     quota = Quota(2, 60)  # one interval: 30 s
     start = fake_clock()
@@ -174,15 +174,15 @@ def test_the_memory_limiter_numbers_follow_gcra_exactly(fake_clock: FakeClock) -
     assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 45, 0)
     fake_clock.advance(10)  # 25 s in: the first interval ends at 30 s
     assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 35, 5)
-    fake_clock.now = start + 30
+    fake_clock.advance(start + 30 - fake_clock())
     assert limiter.hit("c", quota) == RateDecision(True, 2, 0, 60, 0)
     fake_clock.advance(1)
     assert limiter.hit("c", quota) == RateDecision(False, 2, 0, 59, 29)
-    fake_clock.now = start + 90  # idle a whole window: the quota is whole
+    fake_clock.advance(start + 90 - fake_clock())  # idle a whole window: whole
     assert limiter.hit("c", quota) == RateDecision(True, 2, 1, 30, 0)
 
 
-def test_a_large_quota_is_exact_at_its_edge(fake_clock: FakeClock) -> None:
+def test_a_large_quota_is_exact_at_its_edge(fake_clock: ManualClock) -> None:
     """Rounding never lets the (N+1)th request of a burst through, nor stops
     the Nth."""
     limiter = MemoryRateLimiter(clock=fake_clock)
@@ -196,22 +196,21 @@ def test_a_large_quota_is_exact_at_its_edge(fake_clock: FakeClock) -> None:
 
 
 def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    clients = [connect_redis(settings), connect_redis(settings)]
-    limiters = [RedisRateLimiter(c, redis_breaker(settings)) for c in clients]
+    made = [service_redis(), service_redis()]
+    limiters = [RedisRateLimiter(m.client, m.breaker) for m in made]
     decisions = [limiters[i % 2].hit("employees:ip:a", MINUTE) for i in range(10)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 5
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
-    for client in clients:
-        client.close()
+    for m in made:
+        m.client.close()
 
 
 def test_the_redis_state_is_one_small_key_that_expires_when_whole(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    limiter = RedisRateLimiter(client, redis_breaker(settings))
+    made = service_redis()
+    client = made.client
+    limiter = RedisRateLimiter(client, made.breaker)
     limiter.hit("c", Quota(3, 30))  # given back in 10 s
     (key,) = redis_db.keys("ema:rl:*")
     assert 9_000 <= redis_db.pttl(key) <= 10_000
@@ -227,9 +226,9 @@ def test_the_redis_state_is_one_small_key_that_expires_when_whole(
 
 
 def test_a_large_redis_quota_is_exact_at_its_edge(redis_db: redis.Redis) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    client = connect_redis(settings)
-    limiter = RedisRateLimiter(client, redis_breaker(settings))
+    made = service_redis()
+    client = made.client
+    limiter = RedisRateLimiter(client, made.breaker)
     quota = Quota(2_000, 86_400)  # no request is given back during the burst
     allowed = [limiter.hit("edge", quota).allowed for _ in range(2_001)]
     assert allowed.count(True) == 2_000 and not allowed[-1]
@@ -240,6 +239,6 @@ def test_a_large_redis_quota_is_exact_at_its_edge(redis_db: redis.Redis) -> None
 def test_the_memory_limiter_reports_whole_seconds_without_float_noise(
     clock_at: float,
 ) -> None:
-    limiter = MemoryRateLimiter(clock=FakeClock(clock_at))
+    limiter = MemoryRateLimiter(clock=ManualClock(clock_at))
     decisions = [limiter.hit("c", Quota(3, 60)) for _ in range(3)]
     assert [d.reset_seconds for d in decisions] == [20, 40, 60]

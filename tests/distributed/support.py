@@ -1,103 +1,30 @@
-"""Helpers for tests across instances: gunicorn instances, plain HTTP, apps.
+"""Helpers for tests across instances: gunicorn instances and apps.
 
 Everything here runs real components: gunicorn processes serving the app on
 free loopback ports, plain HTTP over loopback. Waits are bounded polling
-loops (tests.servers.poll), never fixed sleeps.
+loops (tests.support.services.poll), never fixed sleeps.
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import bootstrap
 from domain.ports import Cache, HealthCheck, RateLimiter, Storage
 from entrypoints.http.app import Readiness, WsgiApp
 from entrypoints.http.metrics import Metrics
 from settings import AuthSettings, HttpSettings, Settings, variable_names
-from tests import servers
-from tests.servers import empty_database, free_port, poll, shared_redis
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-# HTTP
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    headers: Mapping[str, str]  # names lower-cased
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Http:
-    """One keep-alive connection to one server; give each thread its own."""
-
-    def __init__(self, port: int, timeout: float = 15) -> None:
-        self.port = port
-        self._connection = http.client.HTTPConnection(
-            "127.0.0.1", port, timeout=timeout
-        )
-
-    def connect(self) -> None:
-        self._connection.connect()
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: object = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> Reply:
-        data = None if body is None else json.dumps(body).encode()
-        sent = dict(headers or {})
-        if data is not None:
-            sent.setdefault("Content-Type", "application/json")
-        self._connection.request(method, path, body=data, headers=sent)
-        response = self._connection.getresponse()
-        return Reply(
-            response.status,
-            {name.lower(): value for name, value in response.getheaders()},
-            response.read(),
-        )
-
-    def get(self, path: str, headers: Mapping[str, str] | None = None) -> Reply:
-        return self.request("GET", path, headers=headers)
-
-    def close(self) -> None:
-        self._connection.close()
-
-
-def ok(reply: Reply, *statuses: int) -> Reply:
-    """The reply, after checking that its status is one of statuses (2xx if none)."""
-    expected = statuses or tuple(range(200, 300))
-    assert reply.status in expected, (reply.status, reply.body[:300])
-    return reply
-
-
-def http_status(port: int, path: str) -> int | None:
-    """Status of GET path on a fresh connection, or None while nothing answers."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        connection.request("GET", path)
-        return connection.getresponse().status
-    except OSError:
-        return None
-    finally:
-        connection.close()
-
+from tests.support import services
+from tests.support.http_clients import Http, http_status
+from tests.support.paths import ROOT
+from tests.support.polling import poll
+from tests.support.processes import employee_api
+from tests.support.services import empty_database, free_port, shared_redis
 
 # gunicorn
 
@@ -137,7 +64,7 @@ class Instance:
                 "--no-control-socket",
                 "bootstrap:get_app()",
             ],
-            cwd=PROJECT_ROOT,
+            cwd=ROOT,
             env=self._env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -235,7 +162,7 @@ def serve_pair(
     """Two instances on one emptied PostgreSQL database and the shared Redis."""
     shared_redis().close()  # skips (or fails) here when Redis does not answer
     empty_database(postgres_url)
-    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": servers.REDIS_URL, **env}
+    settings = {"DATABASE_URL": postgres_url, "REDIS_URL": services.REDIS_URL, **env}
     pair = (
         Instance(settings, directory / "a.log"),
         Instance(settings, directory / "b.log"),
@@ -253,16 +180,8 @@ def keys_cli(
     database_url: str, secret: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
     """`employee-api keys ...` as an operator runs it; a failure fails the test."""
-    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": secret}
-    done = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "keys", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    env = {"DATABASE_URL": database_url, "SECRET_KEY": secret}
+    done = employee_api("keys", *args, env=env)
     assert done.returncode == 0, done.stderr
     return done
 

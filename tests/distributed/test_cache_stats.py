@@ -9,21 +9,20 @@ from __future__ import annotations
 import pytest
 from falcon import testing
 
-from adapters.breaker import CircuitBreaker
 from adapters.memory.cache import MemoryCache
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
 from domain.api_keys import Quota
 from domain.ports import Cache
 from entrypoints.http.metrics import Metrics
-from settings import HttpSettings, RateLimitSettings, RedisSettings
+from settings import HttpSettings, RateLimitSettings
 from tests.distributed.support import (
     HeldBackends,
     compose_app,
 )
-from tests.servers import (
+from tests.support.redis_clients import service_redis
+from tests.support.services import (
     free_port,
 )
 
@@ -38,8 +37,8 @@ def stats() -> Metrics:
 
 
 @pytest.fixture
-def client(cache: Cache, stats: Metrics) -> testing.TestClient:
-    backends = HeldBackends(MemoryRateLimiter(), cache, stats)
+def client(any_cache: Cache, stats: Metrics) -> testing.TestClient:
+    backends = HeldBackends(MemoryRateLimiter(), any_cache, stats)
     app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=GENEROUS))
     return testing.TestClient(app)
 
@@ -113,9 +112,8 @@ def test_a_missing_record_is_a_miss_every_time_and_never_cached(
 
 
 def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> None:
-    settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
-    breaker: CircuitBreaker = redis_breaker(settings)
-    cache = RedisCache(connect_redis(settings), breaker)
+    made = service_redis(f"redis://127.0.0.1:{free_port()}/0")
+    cache = RedisCache(made.client, made.breaker)
     backends = HeldBackends(MemoryRateLimiter(), cache, stats)
     app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=GENEROUS))
     client = testing.TestClient(app)

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from tests.fakes import FakeClock
+from tests.support.clocks import ManualClock
 
 COOLDOWN = 2.0
 THRESHOLD = 1  # most tests look at one outage; the threshold has its own test
@@ -34,7 +34,7 @@ def backend() -> Backend:
 
 
 @pytest.fixture
-def breaker(fake_clock: FakeClock) -> CircuitBreaker:
+def breaker(fake_clock: ManualClock) -> CircuitBreaker:
     return CircuitBreaker(
         "Redis", (OSError,), COOLDOWN, threshold=THRESHOLD, clock=fake_clock
     )
@@ -65,7 +65,7 @@ def test_a_failure_opens_the_breaker_and_is_reported_as_breaker_open(
 
 
 def test_while_open_calls_fail_fast_without_touching_the_backend(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
+    breaker: CircuitBreaker, backend: Backend, fake_clock: ManualClock
 ) -> None:
     trip(breaker, backend)
     backend.up = True  # even once it is back, nobody asks it before the cooldown
@@ -77,7 +77,7 @@ def test_while_open_calls_fail_fast_without_touching_the_backend(
 
 
 def test_after_the_cooldown_one_call_probes_and_success_closes_the_breaker(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
+    breaker: CircuitBreaker, backend: Backend, fake_clock: ManualClock
 ) -> None:
     trip(breaker, backend)
     backend.up = True
@@ -89,7 +89,7 @@ def test_after_the_cooldown_one_call_probes_and_success_closes_the_breaker(
 
 
 def test_a_failed_probe_keeps_it_open_for_another_cooldown(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
+    breaker: CircuitBreaker, backend: Backend, fake_clock: ManualClock
 ) -> None:
     trip(breaker, backend)
     fake_clock.advance(COOLDOWN)
@@ -107,7 +107,7 @@ def test_a_failed_probe_keeps_it_open_for_another_cooldown(
 
 
 def test_only_one_probe_runs_while_others_keep_failing_fast(
-    breaker: CircuitBreaker, backend: Backend, fake_clock: FakeClock
+    breaker: CircuitBreaker, backend: Backend, fake_clock: ManualClock
 ) -> None:
     trip(breaker, backend)
     fake_clock.advance(COOLDOWN)
@@ -148,7 +148,7 @@ def test_errors_that_are_not_backend_failures_pass_through_and_do_not_open_it(
 def test_each_transition_is_logged_once_however_many_calls_fail(
     breaker: CircuitBreaker,
     backend: Backend,
-    fake_clock: FakeClock,
+    fake_clock: ManualClock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="adapters.breaker")
@@ -173,7 +173,7 @@ def test_each_transition_is_logged_once_however_many_calls_fail(
 
 
 def test_it_opens_only_after_threshold_failures_in_a_row(
-    fake_clock: FakeClock, backend: Backend
+    fake_clock: ManualClock, backend: Backend
 ) -> None:
     breaker = CircuitBreaker(
         "Redis", (OSError,), COOLDOWN, threshold=3, clock=fake_clock

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests import servers
 from tests.distributed.support import Instance
+from tests.support import services
 
 SECRET = "docs-browser-tests-secret-key-0123456789"
 
@@ -23,7 +23,7 @@ SECRET = "docs-browser-tests-secret-key-0123456789"
 def chromium() -> str:
     found = shutil.which("chromium")
     if found is None:
-        servers.unavailable("Chromium (Debian's chromium package)", "not installed")
+        services.unavailable("Chromium (Debian's chromium package)", "not installed")
     return str(found)
 
 

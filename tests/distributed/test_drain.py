@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.distributed.support import Instance, http_status
-from tests.servers import poll
+from tests.distributed.support import Instance
+from tests.support.http_clients import http_status
+from tests.support.polling import poll
 
 
 def instance(tmp_path: Path, drain_seconds: int) -> Instance:

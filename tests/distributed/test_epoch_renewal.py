@@ -8,12 +8,8 @@ from typing import Any
 import redis
 
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import connect_redis, redis_breaker
-from settings import RedisSettings
-from tests import servers
-from tests.servers import (
-    poll,
-)
+from tests.support.polling import poll
+from tests.support.redis_clients import service_redis
 
 
 class InterruptingClient:
@@ -38,9 +34,9 @@ class InterruptingClient:
 def test_an_invalidation_that_fails_during_a_renewal_gets_a_renewal_of_its_own(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    client = InterruptingClient(connect_redis(settings))
-    cache = RedisCache(client, redis_breaker(settings))  # type: ignore[arg-type]
+    made = service_redis()
+    client = InterruptingClient(made.client)
+    cache = RedisCache(client, made.breaker)  # type: ignore[arg-type]
     # A second write fails to invalidate while the renewal for the first is
     # on its way: the epoch set for the first may precede the second's commit.
     client.meanwhile = cache._schedule_epoch_bump

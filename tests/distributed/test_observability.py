@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests import servers
-from tests.distributed.support import Http, Instance, new_token, ok
-from tests.servers import empty_database, poll, shared_redis
+from tests.distributed.support import Instance, new_token
+from tests.support import services
+from tests.support.http_clients import Http, ok
+from tests.support.polling import poll
+from tests.support.services import empty_database, shared_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -60,7 +62,7 @@ def instance(postgres_url: str, tmp_path: Path) -> Instance:
     return Instance(
         {
             "DATABASE_URL": postgres_url,
-            "REDIS_URL": servers.REDIS_URL,
+            "REDIS_URL": services.REDIS_URL,
             "WEB_CONCURRENCY": "2",
             "SECRET_KEY": SECRET,
             "AUTH_DISABLED": "0",

@@ -16,8 +16,8 @@ from falcon import testing
 import bootstrap
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from settings import MEMORY_URL, Settings
-from tests import servers
-from tests.fakes import FakeClock
+from tests.support import services
+from tests.support.clocks import ManualClock
 
 EMPLOYEES_LIMIT = 3
 MANAGERS_LIMIT = 5
@@ -33,7 +33,7 @@ MakeClient = Callable[..., testing.TestClient]
 
 
 @pytest.fixture(params=["memory limiter", "redis limiter"])
-def make_client(request: pytest.FixtureRequest, fake_clock: FakeClock) -> MakeClient:
+def make_client(request: pytest.FixtureRequest, fake_clock: ManualClock) -> MakeClient:
     """A factory of apps configured like production, from environment variables.
 
     The memory limiter runs on a clock that stands still at a whole second (see
@@ -42,7 +42,7 @@ def make_client(request: pytest.FixtureRequest, fake_clock: FakeClock) -> MakeCl
     env = dict(ENV)
     if request.param == "redis limiter":
         request.getfixturevalue("redis_db")
-        env["REDIS_URL"] = servers.REDIS_URL
+        env["REDIS_URL"] = services.REDIS_URL
 
     def make(**more: str) -> testing.TestClient:
         settings = Settings.from_env({**env, **more})

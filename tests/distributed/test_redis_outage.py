@@ -19,7 +19,7 @@ import bootstrap
 from adapters.breaker import CircuitBreaker
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
+from adapters.redis.client import REDIS_FAILURES
 from adapters.redis.health_check import RedisHealthCheck
 from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.api_keys import Quota
@@ -29,23 +29,14 @@ from settings import (
     MEMORY_URL,
     HttpSettings,
     RateLimitSettings,
-    RedisSettings,
     Settings,
 )
-from tests.distributed.support import (
-    HeldBackends,
-    Http,
-    Instance,
-    Reply,
-    compose_app,
-    ok,
-)
-from tests.fakes import FakeClock
-from tests.servers import (
-    RedisServer,
-    free_port,
-    poll,
-)
+from tests.distributed.support import HeldBackends, Instance, compose_app
+from tests.support.clocks import ManualClock
+from tests.support.http_clients import Http, Reply, ok
+from tests.support.polling import poll
+from tests.support.redis_clients import service_redis
+from tests.support.services import RedisServer, free_port
 
 pytestmark = pytest.mark.redis
 
@@ -235,9 +226,9 @@ class Composed:
     """The app wired as bootstrap wires Redis (one client, one breaker)."""
 
     def __init__(self, redis_url: str, fail_closed: bool = False) -> None:
-        settings = RedisSettings(redis_url, breaker_cooldown_seconds=float(COOLDOWN))
-        self.client = connect_redis(settings)
-        self.breaker: CircuitBreaker = redis_breaker(settings)
+        made = service_redis(redis_url, breaker_cooldown_seconds=float(COOLDOWN))
+        self.client = made.client
+        self.breaker: CircuitBreaker = made.breaker
         self.stats = Metrics()
         quotas = {"employees": Quota(1000, 60), "managers": Quota(1000, 60)}
         backends = HeldBackends(
@@ -358,11 +349,10 @@ def test_after_redis_returns_with_its_data_other_instances_soon_see_a_missed_wri
 
 
 def test_the_first_cache_read_after_an_outage_does_not_serve_an_entry_it_missed(
-    own_redis: RedisServer, fake_clock: FakeClock
+    own_redis: RedisServer, fake_clock: ManualClock
 ) -> None:
-    settings = RedisSettings(own_redis.url)
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, 2.0, clock=fake_clock)
-    client = connect_redis(settings)
+    client = service_redis(own_redis.url).client
     cache = RedisCache(client, breaker)
     _value, stamp = cache.read("employee:1", ["employee:1"])
     cache.fill("employee:1", b"version 1", stamp)

@@ -14,13 +14,13 @@ import bootstrap
 from adapters.breaker import CircuitBreaker
 from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
-from adapters.redis.client import REDIS_FAILURES, connect_redis, redis_breaker
+from adapters.redis.client import REDIS_FAILURES
 from domain.ports import Cache
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.response_cache import CachedResponse, ResponseCache
 from settings import MEMORY_URL, AuthSettings, RedisSettings, Settings
-from tests import servers
-from tests.servers import (
+from tests.support.redis_clients import service_redis
+from tests.support.services import (
     RedisServer,
     free_port,
 )
@@ -29,8 +29,8 @@ DEPS = ["employee:1", "employees"]
 
 
 @pytest.fixture
-def responses(cache: Cache) -> ResponseCache:
-    return ResponseCache(cache, Metrics())
+def responses(any_cache: Cache) -> ResponseCache:
+    return ResponseCache(any_cache, Metrics())
 
 
 class Source:
@@ -93,10 +93,9 @@ def test_without_a_cache_every_read_is_built() -> None:
 
 
 def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> None:
-    settings = RedisSettings(f"redis://127.0.0.1:{free_port()}/0")
-    client = connect_redis(settings)
+    made = service_redis(f"redis://127.0.0.1:{free_port()}/0")
     stats = Metrics()
-    responses = ResponseCache(RedisCache(client, redis_breaker(settings)), stats)
+    responses = ResponseCache(RedisCache(made.client, made.breaker), stats)
     source = Source(b"v1")
     for _ in range(3):
         assert responses.get("employee:1", DEPS, source.build).body == b"v1"
@@ -105,26 +104,22 @@ def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> 
     assert responses.get("employee:1", DEPS, source.build).body == b"v2"
     assert source.builds == 4
     assert (stats.get("cache", "hit"), stats.get("cache", "miss")) == (0, 4)
-    client.close()
+    made.client.close()
 
 
 def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
     redis_db: redis.Redis,
 ) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
-    clients = [connect_redis(settings), connect_redis(settings)]
-    a, b = (
-        ResponseCache(RedisCache(c, redis_breaker(settings)), Metrics())
-        for c in clients
-    )
+    made = [service_redis(), service_redis()]
+    a, b = (ResponseCache(RedisCache(m.client, m.breaker), Metrics()) for m in made)
     source = Source(b"v1")
     b.get("employee:1", DEPS, source.build)
     b.get("employee:1", DEPS, source.build)
     with a.invalidating(["employees"]):
         source.state = b"v2"
     assert b.get("employee:1", DEPS, source.build).body == b"v2"
-    for client in clients:
-        client.close()
+    for m in made:
+        m.client.close()
 
 
 def test_an_entry_this_build_cannot_read_is_a_miss_not_an_error() -> None:
@@ -139,10 +134,9 @@ def test_an_entry_this_build_cannot_read_is_a_miss_not_an_error() -> None:
 def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
     redis_db: object,
 ) -> None:
-    settings = RedisSettings(servers.REDIS_URL)
     # Trips on the first outage-like failure, so any miscount shows.
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, threshold=1)
-    cache = RedisCache(connect_redis(settings), breaker, ttl_seconds=0)  # EX 0: refused
+    cache = RedisCache(service_redis().client, breaker, ttl_seconds=0)  # EX 0: refused
     responses = ResponseCache(cache, Metrics())
     for _ in range(10):
         assert responses.get("k", DEPS, lambda: CachedResponse(b"x")).body == b"x"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import servers
 from tests.distributed.support import Instance, new_token
-from tests.servers import empty_database, shared_redis
+from tests.support import services
+from tests.support.services import empty_database, shared_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -30,7 +30,7 @@ def test_schemathesis_finds_nothing(postgres_url: str, tmp_path: Path) -> None:
     instance = Instance(
         {
             "DATABASE_URL": postgres_url,
-            "REDIS_URL": servers.REDIS_URL,
+            "REDIS_URL": services.REDIS_URL,
             "SECRET_KEY": SECRET,
             "AUTH_DISABLED": "0",
             "RATE_LIMIT_EMPLOYEES": "1000000/minute",

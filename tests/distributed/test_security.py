@@ -12,9 +12,7 @@ PostgreSQL and Redis, keys made by the command line as an operator would.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,10 +22,13 @@ import pytest
 import redis
 
 from adapters.sql.database import open_database
-from tests import servers
 from tests.distributed import support
-from tests.distributed.support import PROJECT_ROOT, Http, Instance, Reply, ok
-from tests.servers import empty_database, poll, shared_redis
+from tests.distributed.support import Instance
+from tests.support import services
+from tests.support.http_clients import Http, Reply, ok
+from tests.support.polling import poll
+from tests.support.processes import employee_api
+from tests.support.services import empty_database, shared_redis
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -193,7 +194,7 @@ def test_raw_path_spellings_are_limited_in_their_group_or_are_404(
     instance = Instance(
         {
             "DATABASE_URL": postgres_url,
-            "REDIS_URL": servers.REDIS_URL,
+            "REDIS_URL": services.REDIS_URL,
             "RATE_LIMIT_EMPLOYEES": "2/minute",
             "RATE_LIMIT_MANAGERS": "2/minute",
             "SECRET_KEY": SECRET,
@@ -228,20 +229,13 @@ def test_raw_path_spellings_are_limited_in_their_group_or_are_404(
 def test_two_deployments_sharing_one_redis_database_never_meet(
     postgres_url: str, tmp_path: Path, redis_db: redis.Redis
 ) -> None:
-    admin = open_database(servers.POSTGRES_ADMIN_URL)
-    other = servers.new_database_name()
-    other_url = servers.with_database(postgres_url, other)
+    admin = open_database(services.POSTGRES_ADMIN_URL)
+    other = services.new_database_name()
+    other_url = services.with_database(postgres_url, other)
     admin.execute_sql(f'CREATE DATABASE "{other}"')
-    subprocess.run(
-        [sys.executable, "-m", "bootstrap", "migrate"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": other_url},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    employee_api("migrate", env={"DATABASE_URL": other_url}, check=True)
     empty_database(postgres_url)
-    common = {"REDIS_URL": servers.REDIS_URL, "RATE_LIMIT_EMPLOYEES": "4/minute"}
+    common = {"REDIS_URL": services.REDIS_URL, "RATE_LIMIT_EMPLOYEES": "4/minute"}
     one = Instance({**common, "DATABASE_URL": postgres_url}, tmp_path / "one.log")
     two = Instance({**common, "DATABASE_URL": other_url}, tmp_path / "two.log")
     try:

@@ -18,13 +18,8 @@ import pytest
 import redis
 
 from entrypoints.http.response_cache import employee_key, query_key
-from tests.distributed.support import (
-    Http,
-    Instance,
-    Reply,
-    ok,
-    serve_pair,
-)
+from tests.distributed.support import Instance, serve_pair
+from tests.support.http_clients import Http, Reply, ok
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 

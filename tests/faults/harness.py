@@ -21,8 +21,9 @@ from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
 from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
-from tests.servers import RedisServer, free_port, poll, unavailable
-from tests.tcp_proxy import TcpProxy
+from tests.support.polling import poll
+from tests.support.services import RedisServer, free_port, unavailable
+from tests.support.tcp_proxy import TcpProxy
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

@@ -24,7 +24,7 @@ from tests.faults.journal import (
     LoadThread,
     check,
 )
-from tests.servers import poll, wait_for
+from tests.support.polling import poll, wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

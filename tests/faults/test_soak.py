@@ -14,7 +14,7 @@ import pytest
 
 from tests.faults.harness import World, resident_kb, worker_pids, world
 from tests.faults.test_faults import load, progress, verify
-from tests.servers import wait_for
+from tests.support.polling import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

@@ -12,7 +12,7 @@ import bootstrap
 from adapters.memory.storage import MemoryStorage
 from settings import MEMORY_URL
 from tests.conftest import UNLIMITED, make_client
-from tests.fakes import ManualClock
+from tests.support.clocks import ManualClock
 
 # Nothing listens on port 1 of the loopback interface.
 UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/nothing"

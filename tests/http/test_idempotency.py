@@ -19,9 +19,9 @@ from adapters.memory.storage import MemoryStorage
 from domain.api_keys import Quota, Scope
 from settings import AuthSettings, RateLimitSettings, RedisSettings
 from tests.conftest import UNLIMITED, make_client
-from tests.fakes import FakeClock
 from tests.http.support import assert_problem
-from tests.tcp_proxy import TcpProxy
+from tests.support.clocks import ManualClock
+from tests.support.tcp_proxy import TcpProxy
 
 ADA = {"name": "Ada", "email": "ada@example.com", "title": "Engineer"}
 SECRET = "i" * 40
@@ -124,7 +124,7 @@ def test_keys_are_scoped_per_api_key() -> None:
 
 
 def test_a_429_is_not_stored() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     limits = RateLimitSettings({"employees": Quota(1, 60), "managers": Quota(1, 60)})
     settings = dataclasses.replace(
         UNLIMITED, http=dataclasses.replace(UNLIMITED.http, rate_limits=limits)

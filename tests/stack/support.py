@@ -4,17 +4,18 @@ project directory, run by docker-compose against the engine `.ci/engine` gave.""
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
 import subprocess
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.http_clients import Reply, request_once
+from tests.support.paths import ROOT
+from tests.support.polling import poll
+
 DOCKER = "/usr/bin/docker"  # Debian's client, matching Debian's engine
 IMAGE = "employee-api:local"
 PROJECT = "employee-api-stack-test"
@@ -45,16 +46,6 @@ def run(*argv: str, timeout: float = 300, check: bool = True) -> str:
 
 def docker(*argv: str, timeout: float = 300, check: bool = True) -> str:
     return run(DOCKER, *argv, timeout=timeout, check=check)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage  # case-insensitive
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -153,31 +144,17 @@ def request(
     *,
     headers: Mapping[str, str] | None = None,
     timeout: float = 10,
-) -> Response:
+) -> Reply:
     """One request through nginx's published port, on a fresh connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=timeout)
     sent = dict(headers or {})
     if token:
         sent["Authorization"] = f"Bearer {token}"
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        sent.setdefault("Content-Type", "application/json")
-    try:
-        connection.request(method, path, body=data, headers=sent)
-        answer = connection.getresponse()
-        return Response(answer.status, answer.headers, answer.read())
-    finally:
-        connection.close()
+    return request_once(PORT, method, path, body=body, headers=sent, timeout=timeout)
 
 
-def wait_until(predicate: Any, what: str, within: float = 60) -> None:
+def wait_until(predicate: Callable[[], bool], what: str, within: float = 60) -> None:
     """Polls a condition the engine reports only by being asked."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within} s: {what}")
-        time.sleep(0.25)  # a poll interval, bounded by the deadline
+    poll(predicate, within=within, what=what, every=0.25)
 
 
 def logs_of(container: str) -> str:

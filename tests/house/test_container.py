@@ -3,7 +3,6 @@ the image runs, the package it installs, and the compose file's shape."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -12,27 +11,17 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+from tests.support.processes import employee_api
+from tests.support.services import sqlite_url
 
 
 def serve(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """`employee-api serve` as the image's CMD runs it; gunicorn's --check-config
     loads its configuration and the app, then exits instead of serving."""
-    full_env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'container.sqlite3'}",
-        "AUTH_DISABLED": "1",
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bootstrap", "serve", "--", "--check-config"],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    database = sqlite_url(tmp_path / "container.sqlite3")
+    full_env = {"DATABASE_URL": database, "AUTH_DISABLED": "1", **env}
+    return employee_api("serve", "--", "--check-config", env=full_env)
 
 
 def applied_migrations(database: Path) -> list[str]:
@@ -86,7 +75,7 @@ def test_the_installed_package_carries_the_migrations_and_server_config(
         "entrypoints/cli/main.py",
         "adapters/sql/migrate.py",
         "domain/services/__init__.py",
-        "settings/__init__.py",
+        "settings/config.py",
     ):
         assert required in names, required
     assert any(n.endswith("entry_points.txt") for n in names)

@@ -22,14 +22,16 @@ import peewee as pw
 import psycopg2
 import pytest
 
-from adapters.sql.database import open_database, sqlite_url
+from adapters.sql.database import open_database
 from bootstrap import migrate
 from settings import ServerSettings, Settings
-from tests import servers
-from tests.servers import free_port, poll
-from tests.tcp_proxy import TcpProxy
+from tests.support import services
+from tests.support.paths import ROOT
+from tests.support.polling import poll
+from tests.support.processes import employee_api, start_employee_api
+from tests.support.services import free_port, sqlite_url
+from tests.support.tcp_proxy import TcpProxy
 
-PROJECT = Path(__file__).resolve().parent.parent
 CONSOLE_SCRIPT = Path(sys.executable).parent / "employee-api"
 MIGRATE = (
     [str(CONSOLE_SCRIPT), "migrate"]
@@ -84,14 +86,14 @@ def assert_applied_once(
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty PostgreSQL database of its own, dropped afterwards."""
-    why = servers.answers(servers.POSTGRES_ADMIN_URL, 5432)
+    why = services.answers(services.POSTGRES_ADMIN_URL, 5432)
     if why:
-        servers.unavailable("PostgreSQL", why)
-    name = servers.new_database_name("emp_migrate")
-    admin = open_database(servers.POSTGRES_ADMIN_URL)
+        services.unavailable("PostgreSQL", why)
+    name = services.new_database_name("emp_migrate")
+    admin = open_database(services.POSTGRES_ADMIN_URL)
     admin.execute_sql(f'CREATE DATABASE "{name}"')
     try:
-        yield servers.with_database(servers.POSTGRES_ADMIN_URL, name)
+        yield services.with_database(services.POSTGRES_ADMIN_URL, name)
     finally:
         admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close_all()
@@ -111,7 +113,7 @@ def test_three_simultaneous_migrations_apply_postgres_schema_once(
 
 def test_three_simultaneous_migrations_apply_sqlite_schema_once(tmp_path: Path) -> None:
     path = tmp_path / "fresh.sqlite3"
-    runs = migrate_at_once(sqlite_url(path), PROJECT)
+    runs = migrate_at_once(sqlite_url(path), ROOT)
     db = open_database(sqlite_url(path))
     try:
         assert_applied_once(runs, db)
@@ -133,20 +135,11 @@ def test_migrating_an_up_to_date_database_again_changes_nothing(tmp_path: Path) 
 
 def migrate_logs(tmp_path: Path, level: str) -> list[str]:
     env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / f'{level}.sqlite3'}",
+        "DATABASE_URL": sqlite_url(tmp_path / f"{level}.sqlite3"),
         "LOG_LEVEL": level,
         "LOG_FORMAT": "json",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "bootstrap", "migrate"],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    done = employee_api("migrate", env=env, check=True)
     return [json.loads(line)["message"] for line in done.stderr.splitlines()]
 
 
@@ -165,12 +158,8 @@ def sigterm_while(log: Path, waiting_for: str, **env: str) -> float:
     """Starts `employee-api migrate`, sends SIGTERM once its log says it is
     waiting, and returns how long it took to exit 0."""
     with log.open("wb") as out:
-        waiting = subprocess.Popen(
-            [sys.executable, "-m", "bootstrap", "migrate"],
-            cwd=PROJECT,
-            env={**os.environ, "LOG_LEVEL": "info", **env},
-            stdout=out,
-            stderr=out,
+        waiting = start_employee_api(
+            "migrate", env={"LOG_LEVEL": "info", **env}, output=out
         )
     poll(
         lambda: waiting_for in log.read_text(),

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from adapters.redis.fast_path import FastPath, fast_path_for
-from tests.servers import RedisServer
+from tests.support.services import RedisServer
 
 
 def test_a_thread_keeps_one_connection_and_threads_do_not_share(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -49,7 +49,7 @@ from domain.model import (
 from domain.ports import UnitOfWorkFactory
 from domain.services import EmployeeService, ManagerService, TeamService
 from tests.conftest import empty_tables
-from tests.fakes import ManualClock
+from tests.support.clocks import ManualClock
 
 # Small pools make collisions (the same email in another case) common; one
 # invalid value per pool exercises the field rules.
@@ -282,7 +282,7 @@ class EmployeeManagerMachine(RuleBasedStateMachine):
 
     @rule()
     def tick(self) -> None:
-        self.clock.current += timedelta(seconds=1)
+        self.clock.advance(1)
 
     @rule(
         name=st.sampled_from(NAMES),

@@ -20,8 +20,8 @@ from adapters.redis import redis_private
 from adapters.sql import peewee_private
 from entrypoints.server import gunicorn_private
 from entrypoints.server.worker import BufferingWorker
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 REGISTRIES: dict[str, ModuleType] = {
     "peewee": peewee_private,
     "redis-py": redis_private,

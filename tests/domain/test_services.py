@@ -32,7 +32,7 @@ from domain.model import (
 )
 from domain.ports import UnitOfWorkFactory
 from domain.services import EmployeeService, ManagerService, TeamService
-from tests.fakes import ManualClock
+from tests.support.clocks import ManualClock
 
 START = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
 

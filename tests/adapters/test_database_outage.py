@@ -17,7 +17,7 @@ from adapters.sql.storage import SqlStorage
 from domain.errors import StorageUnavailable
 from settings import AuthSettings, PoolSettings, Settings
 from tests.conftest import UNLIMITED
-from tests.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
 

@@ -11,7 +11,7 @@ from domain.api_keys import Quota, Scope, token_digest
 from domain.errors import ApiKeyNotFound, DuplicateKey, ValidationFailed
 from domain.ports import Storage
 from domain.services import ApiKeyService
-from tests.fakes import FakeClock, ManualClock
+from tests.support.clocks import ManualClock
 
 SECRET = "s" * 40
 CACHE_SECONDS = 10.0
@@ -24,17 +24,17 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def monotonic() -> FakeClock:
-    return FakeClock()
+def monotonic() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
-def keys(storage: Storage, clock: ManualClock, monotonic: FakeClock) -> ApiKeyService:
+def keys(storage: Storage, clock: ManualClock, monotonic: ManualClock) -> ApiKeyService:
     return service(storage, clock, monotonic)
 
 
 def service(
-    storage: Storage, clock: ManualClock, monotonic: FakeClock
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
 ) -> ApiKeyService:
     return ApiKeyService(
         storage, clock, SECRET, cache_seconds=CACHE_SECONDS, monotonic=monotonic
@@ -63,7 +63,7 @@ def test_the_token_is_recognised_and_nothing_else(keys: ApiKeyService) -> None:
 
 
 def test_the_same_token_under_another_secret_is_unknown(
-    storage: Storage, clock: ManualClock, monotonic: FakeClock
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
 ) -> None:
     _, token = service(storage, clock, monotonic).create("billing", BOTH, {})
     other = ApiKeyService(storage, clock, "t" * 40, monotonic=monotonic)
@@ -81,7 +81,7 @@ def test_a_revoked_key_is_refused_at_once_where_it_was_revoked(
 
 
 def test_another_process_refuses_a_revoked_key_once_its_memory_lapses(
-    storage: Storage, clock: ManualClock, monotonic: FakeClock
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
 ) -> None:
     here, there = (service(storage, clock, monotonic) for _ in range(2))
     key, token = here.create("billing", BOTH, {})
@@ -94,10 +94,10 @@ def test_another_process_refuses_a_revoked_key_once_its_memory_lapses(
 
 
 def test_last_use_is_written_at_most_once_a_minute(
-    keys: ApiKeyService, clock: ManualClock, monotonic: FakeClock
+    keys: ApiKeyService, clock: ManualClock, monotonic: ManualClock
 ) -> None:
     _, token = keys.create("billing", BOTH, {})
-    first = clock.current
+    first = clock.now()
     keys.authenticate(token)
 
     def last_used() -> object:
@@ -112,7 +112,7 @@ def test_last_use_is_written_at_most_once_a_minute(
     assert last_used() == first  # 50 s later: not written again
     clock.advance(15)
     keys.authenticate(token)
-    assert last_used() == clock.current
+    assert last_used() == clock.now()
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ def test_revoking_twice_keeps_the_first_time(
     first = keys.revoke("billing").revoked_at
     clock.advance(60)
     assert keys.revoke("billing").revoked_at == first
-    assert first is not None and first + timedelta(seconds=60) == clock.current
+    assert first is not None and first + timedelta(seconds=60) == clock.now()
 
 
 class CountingStorage:
@@ -168,7 +168,7 @@ class CountingStorage:
 
 
 def test_a_refused_token_is_not_looked_up_again_for_a_while(
-    storage: Storage, clock: ManualClock, monotonic: FakeClock
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
 ) -> None:
     counting = CountingStorage(storage)
     keys = ApiKeyService(

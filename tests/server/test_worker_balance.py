@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import servers
 from tests.distributed.support import Instance
 from tests.faults.harness import worker_pids
-from tests.servers import empty_database, shared_redis
+from tests.support import services
+from tests.support.services import empty_database, shared_redis
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -32,7 +32,7 @@ def two_workers(postgres_url: str, tmp_path: Path) -> Iterator[Instance]:
     instance = Instance(
         {
             "DATABASE_URL": postgres_url,
-            "REDIS_URL": servers.REDIS_URL,
+            "REDIS_URL": services.REDIS_URL,
             "WEB_CONCURRENCY": "2",
         },
         tmp_path / "gunicorn.log",

@@ -1,4 +1,5 @@
-"""Reaching the real PostgreSQL and Redis that some tests need.
+"""Reaching the real PostgreSQL and Redis that some tests need, and servers
+of a test's own.
 
 A test that needs a service skips with the reason when it does not answer,
 unless REQUIRE_SERVICES=1 (as in CI), which turns that skip into a failure.
@@ -10,11 +11,8 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 import peewee as pw
@@ -24,12 +22,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from adapters.sql.database import open_database
+from tests.support.polling import poll
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-T = TypeVar("T")
 
 
 def required() -> bool:
@@ -37,7 +35,7 @@ def required() -> bool:
 
 
 def unavailable(what: str, why: object) -> None:
-    message = f"{what} is not answering ({why}); set it up or see README"
+    message = f"{what} is not answering ({why}); set it up or see tests/README.md"
     if required():
         pytest.fail(f"REQUIRE_SERVICES=1 but {message}")
     pytest.skip(message)
@@ -60,36 +58,13 @@ def with_database(url: str, name: str) -> str:
     return parts._replace(path=f"/{name}").geturl()
 
 
+def sqlite_url(path: Path) -> str:
+    """sqlite:////absolute/path: a SQLite database at path."""
+    return f"sqlite:///{path}"
+
+
 def new_database_name(prefix: str = "emp_test") -> str:
     return f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-
-
-# Waiting, bounded
-
-
-def poll(
-    probe: Callable[[], T | None],
-    *,
-    within: float,
-    what: str,
-    every: float = 0.02,
-) -> T:
-    """probe()'s first truthy answer, asked repeatedly for at most within seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        answer = probe()
-        if answer:
-            return answer
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {within} s waiting for {what}")
-        time.sleep(every)
-
-
-def wait_for(seconds: float) -> None:
-    """Let real time pass (for a rate-limit window to slide), in a bounded loop."""
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:
-        time.sleep(min(0.01, max(0.0, until - time.monotonic())))
 
 
 def free_port() -> int:

@@ -1,0 +1,1 @@
+"""The `employee-api` command line, as an operator uses it."""

@@ -1,0 +1,1 @@
+"""The domain's rules and use cases, on every store."""

@@ -1,0 +1,1 @@
+"""The house rules, third-party private names, and packaging."""

@@ -1,0 +1,1 @@
+"""gunicorn as the service runs it: its configuration and the buffering worker."""

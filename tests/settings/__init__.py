@@ -1,0 +1,1 @@
+"""Configuration: every variable read once and checked at start."""
