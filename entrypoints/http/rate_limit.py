@@ -96,9 +96,9 @@ class RateLimit:
         quota = self._settings.quotas[group]
         if identity.key is not None:
             quota = identity.key.quotas.get(group, quota)
-        key = f"{group}:{identity.client}"
+        bucket = f"{group}:{identity.client}"  # what the limiter counts
         try:
-            decision = self._reads.hit(req, params, key, quota)
+            decision = self._reads.hit(req, params, bucket, quota)
         except RateLimiterUnavailable:
             if self._settings.fail_closed:
                 raise unavailable("Rate limiting is unavailable.") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import falcon
 
@@ -115,23 +115,9 @@ def add_routes(
 
 
 def _add_records(app: falcon.App[Any, Any], services: Services, p: RouteParts) -> None:
-    employees = RecordResource(
-        services.employees,
-        EMPLOYEES,
-        reads=p.reads,
-        cache=p.cache,
-        idempotency=p.idempotency,
-        max_body=p.max_body,
-    )
+    employees = RecordResource(services.employees, EMPLOYEES, **_shared(p))
     _add_collection(app, p.reads, employees, "/v1/employees", "{employee_id:id}")
-    managers = RecordResource(
-        services.managers,
-        MANAGERS,
-        reads=p.reads,
-        cache=p.cache,
-        idempotency=p.idempotency,
-        max_body=p.max_body,
-    )
+    managers = RecordResource(services.managers, MANAGERS, **_shared(p))
     _add_collection(app, p.reads, managers, "/v1/managers", "{manager_id:id}")
     team = TeamResource(services.teams, p.reads, p.cache)
     app.add_route("/v1/managers/{manager_id:id}/employees", team)
@@ -152,3 +138,17 @@ def _add_collection(
     app.add_route(f"{path}/{item}", records, suffix="item")
     reads.declare(path, records.list_entry)
     reads.declare(f"{path}/{item}", records.item_entry)
+
+
+class _Shared(TypedDict):
+    reads: CachedReads
+    cache: ResponseCache
+    idempotency: Idempotency
+    max_body: int
+
+
+def _shared(p: RouteParts) -> _Shared:
+    """What every record resource takes besides its service and schema."""
+    return _Shared(
+        reads=p.reads, cache=p.cache, idempotency=p.idempotency, max_body=p.max_body
+    )
