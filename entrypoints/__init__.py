@@ -1,1 +1,2 @@
-"""The HTTP edge (Falcon) and the command line."""
+"""The ways in: the HTTP edge (http/), the gunicorn server around it
+(server/), and the command line (cli/)."""
