@@ -1,23 +1,67 @@
-"""HTTP/1.1 request framing, as far as the buffering worker needs it: where
-a request's headers end and how long its body is, read from raw bytes."""
+"""HTTP/1.1 request framing, as far as the buffering worker needs it: where a
+request's head ends, how long its body is, and whether a chunked body has
+all arrived, read from raw bytes as strictly as gunicorn's own parser reads
+them. What this refuses (Refused), the worker answers itself, as
+problem+json, and closes: no thread is handed a request it could block on.
+"""
 
 from __future__ import annotations
 
-# Above any header block gunicorn accepts (limit_request_line and 100 fields of
-# limit_request_field_size): a larger one goes to the parser, which refuses it.
-HEADER_LIMIT = 64 * 1024
+import re
+
+# A head larger than this is refused (431) by the worker itself. gunicorn
+# alone would take up to its line limit plus 100 fields of 8,190 bytes.
+HEAD_LIMIT = 64 * 1024
 READ_SIZE = 64 * 1024
-_TIMEOUT_BODY = (
-    b'{"type":"about:blank","title":"Request Timeout","status":408,'
-    b'"detail":"The request did not arrive in time."}'
-)
-TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-    b"Content-Type: application/problem+json\r\n"
-    b"Content-Length: %d\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY)
-)
+CHUNK_LINE_LIMIT = 8190  # a chunk-size line, as gunicorn's field limit
+TRAILER_LIMIT = 8190
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = -1  # Inbox.body_length for a chunked body
+
+_TITLES = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    413: "Content Too Large",
+    431: "Request Header Fields Too Large",
+}
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# RFC 9112 7.1.1, as gunicorn checks it.
+_CHUNK_EXT = re.compile(
+    rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|"
+    + _QUOTED + rb"))?)*"
+)  # fmt: skip
+# In a head, after its CRLFs are taken out: control characters but HTAB (a
+# bare CR among them).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def problem_answer(status: int, detail: str) -> bytes:
+    """A whole closing HTTP/1.1 response with a problem+json body."""
+    title = _TITLES[status]
+    body = b'{"type":"about:blank","title":"%s","status":%d,"detail":"%s"}' % (
+        title.encode(),
+        status,
+        detail.encode(),
+    )
+    return (
+        b"HTTP/1.1 %d %s\r\nConnection: close\r\n"
+        b"Content-Type: application/problem+json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (status, title.encode(), len(body), body)
+    )
+
+
+TIMEOUT_ANSWER = problem_answer(408, "The request did not arrive in time.")
+
+
+class Refused(Exception):
+    """A request the worker answers itself, then closes the connection."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status} {detail}")
+        self.status = status
+        self.answer = problem_answer(status, detail)
 
 
 class Inbox:
@@ -28,8 +72,32 @@ class Inbox:
         self.data = bytearray(data)
         self.deadline = header_deadline
         self.phase = "headers"
-        self.body_start = -1  # once the headers are in
+        self.head_checked = 0  # how much of the head has been checked
+        self.body_start = -1  # once the head is in
         self.body_length = 0  # or CHUNKED
+        self.chunk_at = -1  # a chunked body: where its next size line starts
+        self.decoded = 0  # a chunked body: its bytes so far, framing aside
+        self.refused: Refused | None = None  # why the worker answers it itself
+
+
+def head_end(inbox: Inbox) -> int:
+    """Where the head ends (its final CRLF CRLF), or -1 while it has not.
+    Refused when what has come cannot be a head gunicorn would take. Checks
+    only what came since the last call: a trickling client costs no rescans."""
+    data = inbox.data
+    end = data.find(b"\r\n\r\n", max(0, inbox.head_checked - 3), HEAD_LIMIT + 4)
+    new = bytes(data[inbox.head_checked : len(data) if end < 0 else end])
+    if end < 0 and new.endswith(b"\r"):
+        new = new[:-1]  # its LF may be on the way
+    bare = new.replace(b"\r\n", b"")
+    if b"\n" in bare:
+        raise Refused(400, "A line of the request's head ends in a bare LF.")
+    if _CONTROL.search(bare):
+        raise Refused(400, "The request's head holds a control character.")
+    inbox.head_checked += len(new)
+    if end < 0 and len(data) > HEAD_LIMIT:
+        raise Refused(431, f"The request's head is over {HEAD_LIMIT} bytes.")
+    return end
 
 
 def body_of(head: bytes) -> tuple[int, bool]:
@@ -53,21 +121,53 @@ def body_of(head: bytes) -> tuple[int, bool]:
     return length, expects_continue
 
 
-def chunked_done(data: bytearray, start: int) -> bool:
-    """Whether a chunked body starting at `start` has all arrived (its last
-    chunk and trailers). A malformed size counts as done: the parser refuses it."""
-    position = start
+def chunked_done(inbox: Inbox, limit: int) -> bool:
+    """Whether the chunked body has all arrived, its trailers included. Reads
+    on from where the last call stopped. Refused: a malformed size line or
+    trailer (400), or more than limit bytes of body (413)."""
+    data = inbox.data
+    if inbox.chunk_at < 0:
+        inbox.chunk_at = inbox.body_start
     while True:
-        line_end = data.find(b"\r\n", position)
+        at = inbox.chunk_at
+        line_end = data.find(b"\r\n", at, at + CHUNK_LINE_LIMIT + 2)
         if line_end < 0:
+            if len(data) - at > CHUNK_LINE_LIMIT:
+                raise Refused(400, "A chunk-size line is too long.")
             return False
-        size_text = bytes(data[position:line_end]).split(b";")[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError:
-            return True
+        size = _chunk_size(bytes(data[at:line_end]))
         if size == 0:
-            return data.find(b"\r\n\r\n", line_end) >= 0
-        position = line_end + 2 + size + 2
-        if position > len(data):
+            return _trailers_done(data, line_end + 2)
+        inbox.decoded += size
+        if inbox.decoded > limit:
+            raise Refused(413, f"The body is over {limit} bytes.")
+        chunk_end = line_end + 2 + size
+        if len(data) < chunk_end + 2:
+            inbox.decoded -= size  # counted again once the chunk is all here
             return False
+        if data[chunk_end : chunk_end + 2] != b"\r\n":
+            raise Refused(400, "A chunk does not end where its size says.")
+        inbox.chunk_at = chunk_end + 2
+
+
+def _chunk_size(line: bytes) -> int:
+    size, semicolon, extension = line.partition(b";")
+    if semicolon:
+        size = size.rstrip(b" \t")  # whitespace only before an extension
+        if not _CHUNK_EXT.fullmatch(b";" + extension):
+            raise Refused(400, "A chunk extension is malformed.")
+    if not size or any(c not in _HEX for c in size):
+        raise Refused(400, "A chunk size is not a hexadecimal number.")
+    return int(size, 16)
+
+
+def _trailers_done(data: bytearray, start: int) -> bool:
+    if data[start : start + 2] == b"\r\n":
+        return True
+    end = data.find(b"\r\n\r\n", start)
+    trailers = bytes(data[start : len(data) if end < 0 else end])
+    if b"\n" in trailers.replace(b"\r\n", b""):
+        raise Refused(400, "A trailer line ends in a bare LF.")
+    if end < 0 and len(trailers) > TRAILER_LIMIT:
+        raise Refused(400, "The trailers are too long.")
+    return end >= 0

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import socket
 import time
 from functools import partial
 from typing import Any
@@ -31,13 +30,15 @@ from entrypoints.server import gunicorn_private as gunicorn
 from entrypoints.server.framing import (
     CHUNKED,
     CONTINUE,
-    HEADER_LIMIT,
     READ_SIZE,
     TIMEOUT_ANSWER,
     Inbox,
+    Refused,
     body_of,
     chunked_done,
+    head_end,
 )
+from entrypoints.server.lingering import Lingering
 from entrypoints.server.request_clock import request_arrived, request_done
 
 
@@ -53,16 +54,20 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
             ["phase"],
             registry=None,
         )
+        self._refusals = Counter(
+            "malformed_requests_refused",
+            "Requests the worker answered itself (400, 413, 431) and closed.",
+            ["status"],
+            registry=None,
+        )
         self._inboxes: dict[gunicorn.TConn, Inbox] = {}
-        self._lingering: dict[
-            gunicorn.TConn, float
-        ] = {}  # closing after a 413, by when
         from settings import Settings
 
         settings = Settings.from_env()
         self._header_timeout = float(settings.server.header_timeout)
         self._body_timeout = float(settings.server.body_timeout)
         self._body_limit = settings.http.max_body_bytes
+        self._lingering = Lingering(self, self._body_timeout)
         super().init_process()
 
     def set_accept_enabled(self, enabled: bool) -> None:
@@ -104,23 +109,36 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
             self._finish(conn, inbox, state)
 
     def _pull(self, conn: gunicorn.TConn, inbox: Inbox) -> str:
-        """Reads what has arrived: "whole", "more" to come, or "gone"."""
-        if inbox.data and self._complete(conn, inbox):
-            return "whole"
+        """Reads what has arrived: "whole", "more" to come, "refused" (the
+        worker answers it: inbox.refused) or "gone"."""
         try:
-            data = gunicorn.socket_of(conn).recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return "more"
-        except OSError:
-            data = b""
-        if not data:  # the client gave up
-            return "gone"
-        inbox.data += data
-        return "whole" if self._complete(conn, inbox) else "more"
+            if inbox.data and self._complete(conn, inbox):
+                return "whole"
+            try:
+                data = gunicorn.socket_of(conn).recv(READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return "more"
+            except OSError:
+                data = b""
+            if not data:  # the client gave up
+                return "gone"
+            inbox.data += data
+            return "whole" if self._complete(conn, inbox) else "more"
+        except Refused as refused:
+            inbox.refused = refused
+            return "refused"
 
     def _finish(self, conn: gunicorn.TConn, inbox: Inbox, state: str) -> None:
         if state == "whole":
             self._hand_over(conn, inbox)
+        elif state == "refused" and inbox.refused is not None:
+            self.log.warning(
+                "refused a request from %s: %s",
+                _address(gunicorn.client_of(conn)), inbox.refused,
+            )  # fmt: skip
+            self._refusals.labels(str(inbox.refused.status)).inc()
+            _send_quietly(conn, inbox.refused.answer)
+            self._linger(conn)
         else:
             gunicorn.forget_connection(self)
             conn.close()
@@ -128,9 +146,9 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
     def _complete(self, conn: gunicorn.TConn, inbox: Inbox) -> bool:
         """Whether the request can go to a thread without blocking it."""
         if inbox.body_start < 0:
-            end = inbox.data.find(b"\r\n\r\n")
+            end = head_end(inbox)
             if end < 0:
-                return len(inbox.data) > HEADER_LIMIT  # the parser refuses it
+                return False
             head = bytes(inbox.data[:end])
             inbox.body_start = end + 4
             inbox.body_length, expects_continue = body_of(head)
@@ -142,13 +160,9 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
             if expects_continue and len(inbox.data) == inbox.body_start:
                 # The client waits for this before it sends the body.
                 _send_quietly(conn, CONTINUE)
-        body = len(inbox.data) - inbox.body_start
         if inbox.body_length != CHUNKED:
-            return body >= inbox.body_length
-        if body > self._body_limit:
-            conn.oversized = True
-            return True
-        return chunked_done(inbox.data, inbox.body_start)
+            return len(inbox.data) - inbox.body_start >= inbox.body_length
+        return chunked_done(inbox, self._body_limit)
 
     def _hand_over(self, conn: gunicorn.TConn, inbox: Inbox) -> None:
         conn.arrived = time.monotonic()  # whole: from here it waits for a thread
@@ -166,40 +180,20 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
             request_done()
 
     def finish_request(self, conn: gunicorn.TConn, fs: Any) -> None:
-        """After answering an oversized body, linger: the client may still be
-        sending it, and closing now would turn those bytes into a reset that
-        can destroy the answer before the client reads it."""
+        """A connection that closes after its answer lingers in the event loop:
+        the client may still be sending (an oversized body), and closing now
+        would turn those bytes into a reset that can destroy the answer.
+        gunicorn's own graceful close waits up to 2 s for that on this loop,
+        where nothing else is accepted or dispatched meanwhile."""
         closing = not fs.cancelled() and fs.exception() is None and not fs.result()
-        if getattr(conn, "oversized", False) and closing:
+        if closing:
             self._linger(conn)
             return
         super().finish_request(conn, fs)
 
     def _linger(self, conn: gunicorn.TConn) -> None:
         conn.oversized = False
-        sock = gunicorn.socket_of(conn)
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)  # the answer is complete
-        sock.setblocking(False)
-        self._lingering[conn] = time.monotonic() + self._body_timeout
-        gunicorn.watch(self, conn, partial(self._on_linger_readable, conn))
-
-    def _on_linger_readable(self, conn: gunicorn.TConn, _sock: Any) -> None:
-        try:
-            if gunicorn.socket_of(conn).recv(READ_SIZE):
-                return  # discarded: the rest of the oversized body
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            pass
-        self._end_linger(conn)
-
-    def _end_linger(self, conn: gunicorn.TConn) -> None:
-        del self._lingering[conn]
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            gunicorn.unwatch(self, conn)
-        gunicorn.forget_connection(self)
-        conn.close()
+        self._lingering.start(conn)
 
     def _forget(self, conn: gunicorn.TConn) -> None:
         del self._inboxes[conn]
@@ -209,8 +203,7 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
     def murder_pending(self) -> None:
         super().murder_pending()
         now = time.monotonic()
-        for conn in [c for c, until in self._lingering.items() if until <= now]:
-            self._end_linger(conn)
+        self._lingering.expire(now)
         for conn, inbox in list(self._inboxes.items()):
             if inbox.deadline > now:
                 continue

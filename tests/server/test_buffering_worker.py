@@ -10,7 +10,15 @@ import pytest
 
 from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
-from entrypoints.server.framing import CHUNKED, body_of, chunked_done
+from entrypoints.server.framing import (
+    CHUNKED,
+    HEAD_LIMIT,
+    Inbox,
+    Refused,
+    body_of,
+    chunked_done,
+    head_end,
+)
 from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
 
@@ -93,6 +101,15 @@ def test_body_of_a_header_block(head: bytes, expected: tuple[int, bool]) -> None
     assert body_of(head) == expected
 
 
+def inbox_with(head: bytes, body: bytes) -> Inbox:
+    inbox = Inbox(head + body, header_deadline=0.0)
+    inbox.body_start = len(head)
+    return inbox
+
+
+HEAD = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
 @pytest.mark.parametrize(
     ("body", "done"),
     [
@@ -102,9 +119,75 @@ def test_body_of_a_header_block(head: bytes, expected: tuple[int, bool]) -> None
         (b"5\r\nhello\r\n0\r\n", False),
         (b"5\r\nhello\r\n0\r\n\r\n", True),
         (b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n", True),
-        (b"zz\r\n", True),  # malformed: the parser refuses it
+        (b"5 ;ext\r\nhello\r\n0\r\n\r\n", True),
+        (b"A\r\n0123456789\r\n0\r\n\r\n", True),
     ],
 )
 def test_chunked_done(body: bytes, done: bool) -> None:
-    head = b"POST / HTTP/1.1\r\n\r\n"
-    assert chunked_done(bytearray(head + body), len(head)) is done
+    assert chunked_done(inbox_with(HEAD, body), limit=1000) is done
+
+
+def test_a_chunked_body_arriving_byte_by_byte_is_read_on_not_rescanned() -> None:
+    body = b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n"
+    inbox = inbox_with(HEAD, b"")
+    for i, byte in enumerate(body):
+        inbox.data.append(byte)
+        assert chunked_done(inbox, limit=1000) is (i == len(body) - 1)
+    assert inbox.decoded == 8
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"-6\r\n", 400),  # int() would read a negative size
+        (b"-07\r\n", 400),
+        (b"-7;\r\n", 400),
+        (b"+5\r\nhello\r\n", 400),
+        (b"0x5\r\nhello\r\n", 400),
+        (b"zz\r\n", 400),
+        (b"\r\n", 400),
+        (b" 5\r\nhello\r\n", 400),
+        (b"5 \r\nhello\r\n", 400),  # whitespace only before an extension
+        (b"5;=x\r\nhello\r\n", 400),
+        (b"5\r\nhelloXY0\r\n\r\n", 400),  # the chunk overruns its size
+        (b"5\r\nhello\r\n0\r\nBad\ntrailer\r\n\r\n", 400),
+        (b"f" * 9000, 400),  # a size line that never ends
+        (b"3e9\r\n", 413),  # over the limit: refused before it arrives
+        (b"200\r\n" + b"x" * 512 + b"\r\n" * 1 + b"200\r\n", 413),
+    ],
+)
+def test_malformed_or_oversized_chunked_bodies_are_refused(
+    body: bytes, status: int
+) -> None:
+    with pytest.raises(Refused) as refused:
+        chunked_done(inbox_with(HEAD, body), limit=1000)
+    assert refused.value.status == status
+    assert b"Content-Type: application/problem+json" in refused.value.answer
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (b"GET / HTTP/1.1\nHost: a\n\n", 400),
+        (b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n" + b"X: " + b"y" * HEAD_LIMIT, 431),
+    ],
+)
+def test_heads_gunicorn_would_refuse_are_refused_at_once(
+    data: bytes, status: int
+) -> None:
+    with pytest.raises(Refused) as refused:
+        head_end(Inbox(data, header_deadline=0.0))
+    assert refused.value.status == status
+
+
+def test_a_head_arriving_in_pieces_is_judged_only_when_its_line_ends() -> None:
+    inbox = Inbox(b"GET / HTTP/1.1\r", header_deadline=0.0)
+    assert head_end(inbox) == -1  # the CR's LF may be on the way
+    inbox.data += b"\nHost: a\tb\r\n\r"
+    assert head_end(inbox) == -1
+    inbox.data += b"\n"
+    assert head_end(inbox) == len(b"GET / HTTP/1.1\r\nHost: a\tb")
