@@ -69,10 +69,19 @@ def wait_with_deadline(conn: Any) -> None:
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
             raise psycopg2.OperationalError("the database did not answer in time")
-        fileno = conn.fileno()
         if state == psycopg2.extensions.POLL_READ:
-            select.select([fileno], [], [], remaining)
+            wait_for(conn.fileno(), select.POLLIN, remaining)
         elif state == psycopg2.extensions.POLL_WRITE:
-            select.select([], [fileno], [], remaining)
+            wait_for(conn.fileno(), select.POLLOUT, remaining)
         else:
             raise psycopg2.OperationalError(f"unexpected poll state {state}")
+
+
+def wait_for(fileno: int, events: int, seconds: float | None) -> bool:
+    """Whether the descriptor became ready for events within seconds (None:
+    no limit). poll, not select: select refuses descriptors from 1,024 on,
+    which a server with many clients connected reaches."""
+    poller = select.poll()
+    poller.register(fileno, events)
+    timeout_ms = None if seconds is None else max(0, int(seconds * 1000) + 1)
+    return bool(poller.poll(timeout_ms))

@@ -22,7 +22,7 @@ import psycopg2.extensions
 from playhouse.pool import MaxConnectionsExceeded, PooledPostgresqlDatabase
 
 from adapters.sql import peewee_private as private
-from adapters.sql.deadline import work_deadline
+from adapters.sql.deadline import wait_for, work_deadline
 from adapters.sql.lazy_begin import LazyBegin
 
 
@@ -93,5 +93,4 @@ def _unusable(conn: Any) -> bool:
         return True
     if conn.info.transaction_status != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
         return True
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
+    return wait_for(conn.fileno(), select.POLLIN, 0)
