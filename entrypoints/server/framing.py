@@ -19,6 +19,7 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = -1  # Inbox.body_length for a chunked body
 
 _TITLES = {
+    503: "Service Unavailable",
     400: "Bad Request",
     408: "Request Timeout",
     413: "Content Too Large",
@@ -37,8 +38,9 @@ _CHUNK_EXT = re.compile(
 _CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def problem_answer(status: int, detail: str) -> bytes:
-    """A whole closing HTTP/1.1 response with a problem+json body."""
+def problem_answer(status: int, detail: str, extra: bytes = b"") -> bytes:
+    """A whole closing HTTP/1.1 response with a problem+json body; extra:
+    more header lines, each ending in CRLF."""
     title = _TITLES[status]
     body = b'{"type":"about:blank","title":"%s","status":%d,"detail":"%s"}' % (
         title.encode(),
@@ -46,13 +48,18 @@ def problem_answer(status: int, detail: str) -> bytes:
         detail.encode(),
     )
     return (
-        b"HTTP/1.1 %d %s\r\nConnection: close\r\n"
+        b"HTTP/1.1 %d %s\r\nConnection: close\r\n%s"
         b"Content-Type: application/problem+json\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (status, title.encode(), len(body), body)
+        b"Content-Length: %d\r\n\r\n%s"
+        % (status, title.encode(), extra, len(body), body)
     )
 
 
 TIMEOUT_ANSWER = problem_answer(408, "The request did not arrive in time.")
+FULL_ANSWER = problem_answer(
+    503, "This server holds all the connections it can; retry shortly.",
+    b"Retry-After: 1\r\n",
+)  # fmt: skip
 
 
 class Refused(Exception):

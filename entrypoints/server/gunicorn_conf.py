@@ -11,6 +11,7 @@ from typing import Any
 
 from entrypoints.server.lifecycle import begin_drain_everywhere
 from entrypoints.server.log_config import logging_config
+from entrypoints.server.open_files import open_files
 from settings import Settings, SettingsError
 
 try:
@@ -23,6 +24,9 @@ except SettingsError as exc:
 bind = _server.bind
 workers = _server.workers
 threads = _server.threads
+# In the master, before any worker forks: the workers inherit the limit.
+_open_files = open_files(_settings)
+worker_connections = _open_files.worker_connections
 # gthread, reading each request whole in its event loop before a thread sees
 # it, so slow clients cannot hold the threads (entrypoints/server/worker.py).
 worker_class = "entrypoints.server.worker.BufferingWorker"
@@ -74,10 +78,18 @@ def on_starting(server: Any) -> None:
 
 
 def when_ready(server: Any) -> None:
-    """With DRAIN_SECONDS, the first SIGTERM drains before the graceful stop:
+    """Says what the open-file limit allows. With DRAIN_SECONDS, the first
+    SIGTERM drains before the graceful stop:
     readiness answers 503 while the replica still serves, so a load balancer
     that polls it stops sending first. An alarm then delivers the stop; a
     second SIGTERM stops at once (gracefully), SIGINT and SIGQUIT quickly."""
+    server.log.info(
+        "open files: %d (was %d); each worker holds up to %d client "
+        "connections and refuses more with 503, keeping %d descriptors for "
+        "the database, Redis and its own files",
+        _open_files.soft_limit, _open_files.was,
+        _open_files.worker_connections, _open_files.headroom,
+    )  # fmt: skip
     if not _server.drain_seconds:
         return
     graceful_stop = server.handle_term

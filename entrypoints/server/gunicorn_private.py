@@ -23,6 +23,7 @@ __all__ = ["HOOKS", "PRIVATE_NAMES", "TConn", "ThreadWorker"]
 
 # gthread's methods the worker overrides: gthread calls them.
 HOOKS = (
+    "accept",
     "enqueue_req",
     "handle_request",
     "finish_request",
@@ -34,10 +35,12 @@ PRIVATE_NAMES = (
     *(f"gunicorn.workers.gthread:ThreadWorker.{hook}" for hook in HOOKS),
     "gunicorn.workers.gthread:ThreadWorker.poller",
     "gunicorn.workers.gthread:ThreadWorker.nr_conns",
+    "gunicorn.workers.gthread:ThreadWorker.worker_connections",
     "gunicorn.workers.gthread:TConn.sock",
     "gunicorn.workers.gthread:TConn.client",
     "gunicorn.workers.gthread:TConn.parser",
     "gunicorn.workers.gthread:TConn.data_ready",
+    "gunicorn.workers.gthread:TConn.initialized",
     "gunicorn.http:get_parser",
     "gunicorn.http.unreader:Unreader.take_buffered",
     "gunicorn.http.unreader:Unreader.unread",
@@ -52,6 +55,11 @@ def socket_of(conn: TConn) -> socket.socket:
 def client_of(conn: TConn) -> Any:
     """The peer: an (address, port) tuple, or a unix socket's name."""
     return conn.client
+
+
+def is_new(conn: TConn) -> bool:
+    """Whether no request of this connection has been served yet."""
+    return not conn.initialized
 
 
 def take_read_ahead(conn: TConn) -> bytes:
@@ -77,6 +85,11 @@ def watch(
 
 def unwatch(worker: ThreadWorker, conn: TConn) -> None:
     worker.poller.unregister(conn.sock)
+
+
+def over_capacity(worker: ThreadWorker) -> bool:
+    """Whether the worker holds more connections than worker_connections."""
+    return bool(worker.nr_conns > worker.worker_connections)
 
 
 def forget_connection(worker: ThreadWorker) -> None:

@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 from entrypoints.server import gunicorn_private as gunicorn
+from entrypoints.server.capacity import AcceptAtCapacity
 from entrypoints.server.framing import (
     CHUNKED,
     CONTINUE,
@@ -42,7 +43,7 @@ from entrypoints.server.lingering import Lingering
 from entrypoints.server.request_clock import request_arrived, request_done
 
 
-class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
+class BufferingWorker(AcceptAtCapacity):
     def init_process(self) -> None:
         # Here, in the forked worker: prometheus-client takes multiprocess mode
         # from the environment at import, which gunicorn's on_starting set.
@@ -52,6 +53,13 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
             "slow_clients_closed",
             "Connections closed because a request's headers or body came too slowly.",
             ["phase"],
+            registry=None,
+        )
+        self._refused_connections = Counter(
+            "connections_refused",
+            "New connections refused (503) at the worker's cap, or not accepted "
+            "for want of descriptors, by why.",
+            ["why"],
             registry=None,
         )
         self._refusals = Counter(
@@ -70,16 +78,8 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
         self._lingering = Lingering(self, self._body_timeout)
         super().init_process()
 
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive:
-            # Stopping: close the listeners now, not after the grace period.
-            # Open, the kernel would go on completing handshakes into a
-            # backlog no one accepts, and reset those connections at exit; a
-            # closed port is refused at once, and a proxy moves on.
-            for listener in self.sockets:
-                with contextlib.suppress(OSError):
-                    listener.close()
+    def refused_connection(self, why: str) -> None:
+        self._refused_connections.labels(why).inc()
 
     def enqueue_req(self, conn: gunicorn.TConn) -> None:
         if getattr(conn, "buffered", False) or self.cfg.is_ssl:
@@ -89,8 +89,10 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
         # Bytes a thread read ahead (the next pipelined request) come first.
         ahead = gunicorn.take_read_ahead(conn)
         inbox = Inbox(ahead, time.monotonic() + self._header_timeout)
+        if gunicorn.is_new(conn) and self.refuse_when_full(conn):
+            return
         sock = gunicorn.socket_of(conn)
-        if sock.getblocking():  # a new connection; kept-alive ones are not
+        if sock.getblocking():
             sock.setblocking(False)
         # Usually the whole request is there already (a kept-alive connection
         # comes here when it turns readable): no poller round trip then.
@@ -204,6 +206,7 @@ class BufferingWorker(gunicorn.ThreadWorker):  # type: ignore[misc]  # untyped
         super().murder_pending()
         now = time.monotonic()
         self._lingering.expire(now)
+        self.resume_accepting()
         for conn, inbox in list(self._inboxes.items()):
             if inbox.deadline > now:
                 continue

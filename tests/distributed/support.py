@@ -32,8 +32,13 @@ from tests.support.services import empty_database, free_port, shared_redis
 class Instance:
     """The app served by gunicorn (bootstrap:get_app()) on a free loopback port."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, open_files: int | None = None
+    ) -> None:
+        """open_files: gunicorn's open-file limit, soft and hard (as with
+        `ulimit -n`), when not this process's."""
         self.port = free_port()
+        self._limit = [] if open_files is None else [f"--nofile={open_files}"]
         self.log_path = log_path
         # Nothing an outer environment configures leaks into an instance.
         ours = set(variable_names())
@@ -56,6 +61,7 @@ class Instance:
         self._process = subprocess.Popen(
             [
                 *STOP_WITH_PARENT,
+                *(["prlimit", *self._limit, "--"] if self._limit else []),
                 sys.executable,
                 "-m",
                 "gunicorn",

@@ -1,0 +1,277 @@
+"""Hostile and broken clients straight at gunicorn, no proxy in front: while a
+probe asks /health/live on a fresh connection every 0.5 s, each payload gets
+one problem+json answer (a 4xx, or a 408 at its timeout) and every probe is
+answered within a second. Nothing spins the event loop or holds a thread."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.distributed.support import Instance
+from tests.faults.harness import worker_pids
+from tests.support.http_clients import http_status
+from tests.support.polling import poll
+from tests.support.services import sqlite_url
+
+TIMEOUT = 2  # HEADER_TIMEOUT and BODY_TIMEOUT of the instance
+LIMIT = 8192  # its MAX_BODY_BYTES
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    tmp_path = tmp_path_factory.mktemp("hostile")
+    instance = Instance(
+        {
+            "DATABASE_URL": sqlite_url(tmp_path / "hostile.sqlite3"),
+            "HEADER_TIMEOUT": str(TIMEOUT),
+            "BODY_TIMEOUT": str(TIMEOUT),
+            "MAX_BODY_BYTES": str(LIMIT),
+            "RATE_LIMIT_MANAGERS": "1000000/minute",
+        },
+        tmp_path / "gunicorn.log",
+    )
+    instance.start()
+    yield instance
+    log = instance.log_path.read_text()
+    instance.stop()
+    assert "WORKER TIMEOUT" not in log
+
+
+class Probe:
+    """Asks /health/live on a fresh connection every 0.5 s, in a thread."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.latencies: list[float | None] = []  # None: no 200 within 2 s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            began = time.monotonic()
+            status = http_status(self.port, "/health/live")
+            took = time.monotonic() - began
+            self.latencies.append(took if status == 200 else None)
+            self._stop.wait(max(0.0, 0.5 - took))
+
+    @contextmanager
+    def running(self) -> Iterator[Probe]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=5)
+
+    def assert_always_answered(self, within: float = 1.0) -> None:
+        assert self.latencies, "the probe never ran"
+        slow = [t for t in self.latencies if t is None or t > within]
+        assert not slow, self.latencies
+
+
+def answers(
+    port: int, *parts: bytes, hold: float = 0.0, wait: float = TIMEOUT + 3
+) -> tuple[bytes, float]:
+    """Sends the parts, holds the connection open `hold` s more, and reads
+    until the server closes it (or `wait` s pass): what came, and when the
+    first byte did."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as client:
+        began = time.monotonic()
+        for part in parts:
+            try:
+                client.sendall(part)
+            except OSError:
+                break  # the server closed already: its answer is waiting
+        first = None
+        received = b""
+        deadline = began + wait
+        while time.monotonic() < deadline:
+            try:
+                chunk = client.recv(65536)
+            except (TimeoutError, ConnectionResetError):
+                break
+            if not chunk:
+                break
+            first = first or time.monotonic() - began
+            received += chunk
+        return received, first if first is not None else float("inf")
+
+
+def one_problem(received: bytes, status: int) -> dict[str, object]:
+    """The single response in received: its status and problem+json body."""
+    assert received.count(b"HTTP/1.1 ") == 1, received[:500]
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 %d " % status), head
+    assert b"content-type: application/problem+json" in head.lower(), head
+    problem: dict[str, object] = json.loads(body)
+    assert problem["status"] == status
+    return problem
+
+
+CHUNKED_POST = (
+    b"POST /v1/managers HTTP/1.1\r\nHost: api\r\nContent-Type: application/json\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("size", [b"-6", b"-07", b"-7;", b"+5", b"0x5", b" 5"])
+def test_a_chunk_size_that_is_not_hex_digits_is_400_at_once(
+    server: Instance, size: bytes
+) -> None:
+    head = (
+        b"POST /health/live HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    with Probe(server.port).running() as probe:
+        sent = [answers(server.port, head, size + b"\r\n", hold=1) for _ in range(4)]
+    for received, first in sent:
+        one_problem(received, 400)
+        assert first < 1
+    probe.assert_always_answered()
+
+
+@pytest.mark.parametrize("fields", [9, 100])  # 9 fields: 72 KiB; 100: 800 KiB
+def test_a_head_over_64_kib_that_never_ends_is_431_at_once(
+    server: Instance, fields: int
+) -> None:
+    head = b"GET /health/live HTTP/1.1\r\n" + b"".join(
+        b"X-F%d: %s\r\n" % (i, b"y" * 8000) for i in range(fields)
+    )
+    with Probe(server.port).running() as probe:
+        received, first = answers(server.port, head, hold=1)
+    one_problem(received, 431)
+    assert first < 1
+    probe.assert_always_answered()
+
+
+def test_a_chunked_body_over_the_limit_is_413_from_the_worker(
+    server: Instance,
+) -> None:
+    chunks = [b"10\r\n" + b"x" * 16 + b"\r\n"] * (LIMIT // 16 + 64)
+    with Probe(server.port).running() as probe:
+        received, first = answers(server.port, CHUNKED_POST, *chunks)
+    one_problem(received, 413)
+    assert first < 1
+    probe.assert_always_answered()
+
+
+def test_a_chunked_body_that_stalls_is_408_at_the_body_timeout(
+    server: Instance,
+) -> None:
+    with Probe(server.port).running() as probe:
+        received, first = answers(server.port, CHUNKED_POST, b'20\r\n{"na')
+    one_problem(received, 408)
+    assert TIMEOUT - 0.5 < first < TIMEOUT + 1.5
+    probe.assert_always_answered()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5\r\nhelloXY",  # the chunk overruns its size
+        b"5;=\r\nhello\r\n0\r\n\r\n",  # a malformed extension
+        b"5\r\nhello\r\n0\r\nBad\ntrailer\r\n\r\n",
+    ],
+)
+def test_a_malformed_chunked_write_is_one_400_never_a_500(
+    server: Instance, body: bytes
+) -> None:
+    received, first = answers(server.port, CHUNKED_POST, body, hold=0.5)
+    one_problem(received, 400)
+    assert first < 1
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /health/live HTTP/1.1\nHost: a\n\n",
+        b"GET /health/live HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n",
+        b"GET /health/live HTTP/1.1\r\nHost: a\r\nX: a\rb\r\n\r\n",
+    ],
+)
+def test_a_head_gunicorn_would_refuse_is_one_problem_400_at_once(
+    server: Instance, head: bytes
+) -> None:
+    received, first = answers(server.port, head, hold=0.5)
+    one_problem(received, 400)
+    assert first < 1
+
+
+def test_clients_that_keep_a_closed_connection_open_freeze_nothing(
+    server: Instance,
+) -> None:
+    """HTTP/1.0 and Connection: close answers end with the server's close;
+    ten clients that never close their side leave the probe unaffected."""
+    requests = [
+        b"GET /health/live HTTP/1.0\r\n\r\n",
+        b"GET /health/live HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    ]
+    clients = []
+    with Probe(server.port).running() as probe:
+        for i in range(10):
+            client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            client.sendall(requests[i % 2])
+            assert b" 200 OK" in client.recv(65536).split(b"\r\n")[0]
+            clients.append(client)  # and never closed until the end
+        # Six of the probe's samples while they all hang on.
+        poll(lambda: len(probe.latencies) >= 6, within=10, what="six probes")
+    for client in clients:
+        client.close()
+    latencies = sorted(t for t in probe.latencies if t is not None)
+    assert len(latencies) == len(probe.latencies) >= 5
+    assert latencies[int(len(latencies) * 0.99) - 1] < 0.1, latencies
+
+
+def test_over_the_connection_cap_new_connections_are_refused_not_stranded(
+    tmp_path: Path,
+) -> None:
+    """With `ulimit -n 256`, a worker holds 150 connections; the 151st on is
+    answered 503 with Retry-After at once, and nothing crashes."""
+    instance = Instance(
+        {
+            "DATABASE_URL": sqlite_url(tmp_path / "cap.sqlite3"),
+            "HEADER_TIMEOUT": "30",
+            "LOG_LEVEL": "info",
+        },
+        tmp_path / "gunicorn.log",
+        open_files=256,
+    )
+    instance.start()
+    workers = worker_pids(instance)
+    held: list[socket.socket] = []
+    try:
+        for _ in range(150):  # idle: each waits for its request's head
+            held.append(socket.create_connection(("127.0.0.1", instance.port)))
+        # Once the worker has accepted them all (it does so in its own time).
+        received, first = poll(
+            lambda: refused(instance.port), within=10, what="a 503 at the cap"
+        )
+        problem = one_problem(received, 503)
+        assert b"retry-after: 1" in received.lower()
+        assert "retry" in str(problem["detail"])
+        assert first < 1
+        for client in held:
+            client.close()
+        held.clear()
+        assert http_status(instance.port, "/health/live") == 200
+        log = instance.log_path.read_text()
+        assert "open files: 256 (was 256); each worker holds up to 150" in log
+        assert "at the connection cap" in log
+        assert worker_pids(instance) == workers  # no worker died or restarted
+    finally:
+        for client in held:
+            client.close()
+        instance.stop()
+
+
+def refused(port: int) -> tuple[bytes, float] | None:
+    """The answer to a new connection's request, if it was a 503."""
+    received, first = answers(port, b"GET /health/live HTTP/1.1\r\n\r\n", wait=2)
+    return (received, first) if received.startswith(b"HTTP/1.1 503") else None
