@@ -22,6 +22,8 @@ class ServerSettings:
     # (entrypoints.server.worker buffers them off the thread pool).
     header_timeout: float = 5.0
     body_timeout: float = 10.0
+    # An answer must be taken by the client within this many seconds.
+    send_timeout: float = 10.0
     access_log: str | None = None  # gunicorn's own; "-": standard output
     log_level: str = "info"
     log_format: str = "text"  # or "json": one object a line
@@ -51,6 +53,7 @@ def read_server(env: Environment, *, shared_state: bool) -> ServerSettings:
         keepalive=env.integer("KEEPALIVE", 5, 0, 3600),
         header_timeout=env.integer("HEADER_TIMEOUT", 5, 1, 3600),
         body_timeout=env.integer("BODY_TIMEOUT", 10, 1, 3600),
+        send_timeout=env.integer("SEND_TIMEOUT", 10, 1, 3600),
         access_log=access_log or None,
         log_level=env.choice("LOG_LEVEL", "info", LOG_LEVELS),
         log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),

@@ -26,6 +26,7 @@ HOOKS = (
     "accept",
     "enqueue_req",
     "handle_request",
+    "load_wsgi",
     "finish_request",
     "murder_pending",
     "set_accept_enabled",
@@ -41,6 +42,7 @@ PRIVATE_NAMES = (
     "gunicorn.workers.gthread:TConn.parser",
     "gunicorn.workers.gthread:TConn.data_ready",
     "gunicorn.workers.gthread:TConn.initialized",
+    "gunicorn.workers.base:Worker.wsgi",
     "gunicorn.http:get_parser",
     "gunicorn.http.unreader:Unreader.take_buffered",
     "gunicorn.http.unreader:Unreader.unread",
@@ -55,6 +57,11 @@ def socket_of(conn: TConn) -> socket.socket:
 def client_of(conn: TConn) -> Any:
     """The peer: an (address, port) tuple, or a unix socket's name."""
     return conn.client
+
+
+def wrap_app(worker: ThreadWorker, wrap: Callable[[Any], Any]) -> None:
+    """Serve wrap(the app) instead of the app gunicorn loaded."""
+    worker.wsgi = wrap(worker.wsgi)
 
 
 def is_new(conn: TConn) -> bool:

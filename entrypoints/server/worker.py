@@ -21,7 +21,6 @@ app refuses (413) from their declared length or its first MAX_BODY_BYTES.
 from __future__ import annotations
 
 import contextlib
-import errno
 import time
 from functools import partial
 from typing import Any
@@ -40,7 +39,9 @@ from entrypoints.server.framing import (
     head_end,
 )
 from entrypoints.server.lingering import Lingering
+from entrypoints.server.peers import address_of, cut_off, send_quietly
 from entrypoints.server.request_clock import request_arrived, request_done
+from entrypoints.server.send_deadlines import SendDeadlines, timed_app
 
 
 class BufferingWorker(AcceptAtCapacity):
@@ -76,6 +77,7 @@ class BufferingWorker(AcceptAtCapacity):
         self._body_timeout = float(settings.server.body_timeout)
         self._body_limit = settings.http.max_body_bytes
         self._lingering = Lingering(self, self._body_timeout)
+        self._send_deadlines = SendDeadlines(settings.server.send_timeout)
         super().init_process()
 
     def refused_connection(self, why: str) -> None:
@@ -136,10 +138,10 @@ class BufferingWorker(AcceptAtCapacity):
         elif state == "refused" and inbox.refused is not None:
             self.log.warning(
                 "refused a request from %s: %s",
-                _address(gunicorn.client_of(conn)), inbox.refused,
+                address_of(conn), inbox.refused,
             )  # fmt: skip
             self._refusals.labels(str(inbox.refused.status)).inc()
-            _send_quietly(conn, inbox.refused.answer)
+            send_quietly(conn, inbox.refused.answer)
             self._linger(conn)
         else:
             gunicorn.forget_connection(self)
@@ -161,7 +163,7 @@ class BufferingWorker(AcceptAtCapacity):
             inbox.deadline = time.monotonic() + self._body_timeout
             if expects_continue and len(inbox.data) == inbox.body_start:
                 # The client waits for this before it sends the body.
-                _send_quietly(conn, CONTINUE)
+                send_quietly(conn, CONTINUE)
         if inbox.body_length != CHUNKED:
             return len(inbox.data) - inbox.body_start >= inbox.body_length
         return chunked_done(inbox, self._body_limit)
@@ -177,9 +179,17 @@ class BufferingWorker(AcceptAtCapacity):
             req.must_close = True  # the answer says so: Connection: close
         request_arrived(getattr(conn, "arrived", None) or time.monotonic())
         try:
-            return bool(super().handle_request(req, conn))
+            with self._send_deadlines.serving(conn):
+                return bool(super().handle_request(req, conn))
+        except BlockingIOError:  # SO_SNDTIMEO: the client took nothing
+            self._send_deadlines.send_timed_out(conn)
+            return False
         finally:
             request_done()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        gunicorn.wrap_app(self, lambda app: timed_app(app, self._send_deadlines))
 
     def finish_request(self, conn: gunicorn.TConn, fs: Any) -> None:
         """A connection that closes after its answer lingers in the event loop:
@@ -207,6 +217,14 @@ class BufferingWorker(AcceptAtCapacity):
         now = time.monotonic()
         self._lingering.expire(now)
         self.resume_accepting()
+        for conn, freed in self._send_deadlines.overdue(now):
+            self.log.warning(
+                "closed a connection from %s: it did not take its answer within %s s",
+                address_of(conn), self._send_deadlines.seconds,
+            )  # fmt: skip
+            self._closed.labels("response").inc()
+            if not freed:
+                cut_off(conn)  # its thread's blocked send fails now
         for conn, inbox in list(self._inboxes.items()):
             if inbox.deadline > now:
                 continue
@@ -217,23 +235,8 @@ class BufferingWorker(AcceptAtCapacity):
             )
             self.log.warning(
                 "closed a connection from %s: its request %s took longer than %s s",
-                _address(gunicorn.client_of(conn)), inbox.phase, limit,
+                address_of(conn), inbox.phase, limit,
             )  # fmt: skip
             self._closed.labels(inbox.phase).inc()
-            _send_quietly(conn, TIMEOUT_ANSWER)
+            send_quietly(conn, TIMEOUT_ANSWER)
             conn.close()
-
-
-def _send_quietly(conn: gunicorn.TConn, data: bytes) -> None:
-    """A best-effort send from the event loop: never blocks, never raises."""
-    try:
-        gunicorn.socket_of(conn).send(data)
-    except OSError as exc:
-        if exc.errno not in (errno.EAGAIN, errno.EPIPE, errno.ECONNRESET):
-            raise
-
-
-def _address(client: Any) -> str:
-    if isinstance(client, tuple) and client:
-        return str(client[0])
-    return str(client or "unix socket")

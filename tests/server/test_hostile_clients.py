@@ -5,6 +5,7 @@ answered within a second. Nothing spins the event loop or holds a thread."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -275,3 +276,42 @@ def refused(port: int) -> tuple[bytes, float] | None:
     """The answer to a new connection's request, if it was a 503."""
     received, first = answers(port, b"GET /health/live HTTP/1.1\r\n\r\n", wait=2)
     return (received, first) if received.startswith(b"HTTP/1.1 503") else None
+
+
+def test_slow_readers_that_pipeline_are_cut_off_at_the_send_deadline(
+    tmp_path: Path,
+) -> None:
+    """Twenty clients each pipeline 100 requests for the OpenAPI document
+    (about 6 MB of answers each) and read none of it: each holds a thread
+    until its answer has waited SEND_TIMEOUT, then it is cut off."""
+    instance = Instance(
+        {"DATABASE_URL": sqlite_url(tmp_path / "slow.sqlite3"), "SEND_TIMEOUT": "1"},
+        tmp_path / "gunicorn.log",
+    )
+    instance.start()
+    request = b"GET /openapi.json HTTP/1.1\r\nHost: a\r\n\r\n"
+    readers: list[socket.socket] = []
+    try:
+        with Probe(instance.port).running() as probe:
+            began = time.monotonic()
+            for _ in range(20):
+                reader = socket.create_connection(("127.0.0.1", instance.port))
+                reader.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    reader.send(request * 100)
+                readers.append(reader)
+            poll(
+                lambda: instance.log().count("did not take its answer") >= 20,
+                within=60,
+                what="the twenty slow readers cut off",
+            )
+            took = time.monotonic() - began
+        assert http_status(instance.port, "/health/live") == 200
+        # Eight threads, twenty readers: three rounds of one second at most.
+        assert took < 3 * 1 + 2, took
+        # A probe may queue behind readers whose answers are not due yet.
+        probe.assert_always_answered(within=1.5)
+    finally:
+        for reader in readers:
+            reader.close()
+        instance.stop()
