@@ -19,8 +19,12 @@ CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 CHUNKED = -1  # Inbox.body_length for a chunked body
 
 _TITLES = {
-    503: "Service Unavailable",
     400: "Bad Request",
+    403: "Forbidden",
+    414: "URI Too Long",
+    417: "Expectation Failed",
+    501: "Not Implemented",
+    503: "Service Unavailable",
     408: "Request Timeout",
     413: "Content Too Large",
     431: "Request Header Fields Too Large",

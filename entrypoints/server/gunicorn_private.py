@@ -25,6 +25,7 @@ __all__ = ["HOOKS", "PRIVATE_NAMES", "TConn", "ThreadWorker"]
 HOOKS = (
     "accept",
     "enqueue_req",
+    "handle_error",
     "handle_request",
     "load_wsgi",
     "finish_request",

@@ -39,12 +39,13 @@ from entrypoints.server.framing import (
     head_end,
 )
 from entrypoints.server.lingering import Lingering
+from entrypoints.server.parse_errors import ProblemParseErrors
 from entrypoints.server.peers import address_of, cut_off, send_quietly
 from entrypoints.server.request_clock import request_arrived, request_done
 from entrypoints.server.send_deadlines import SendDeadlines, timed_app
 
 
-class BufferingWorker(AcceptAtCapacity):
+class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
     def init_process(self) -> None:
         # Here, in the forked worker: prometheus-client takes multiprocess mode
         # from the environment at import, which gunicorn's on_starting set.
@@ -82,6 +83,9 @@ class BufferingWorker(AcceptAtCapacity):
 
     def refused_connection(self, why: str) -> None:
         self._refused_connections.labels(why).inc()
+
+    def refused_request(self, status: int) -> None:
+        self._refusals.labels(str(status)).inc()
 
     def enqueue_req(self, conn: gunicorn.TConn) -> None:
         if getattr(conn, "buffered", False) or self.cfg.is_ssl:
@@ -140,7 +144,7 @@ class BufferingWorker(AcceptAtCapacity):
                 "refused a request from %s: %s",
                 address_of(conn), inbox.refused,
             )  # fmt: skip
-            self._refusals.labels(str(inbox.refused.status)).inc()
+            self.refused_request(inbox.refused.status)
             send_quietly(conn, inbox.refused.answer)
             self._linger(conn)
         else:

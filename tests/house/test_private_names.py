@@ -147,8 +147,10 @@ def test_only_the_registries_spell_a_private_name() -> None:
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Attribute) and node.attr in private:
                     offenders.append(f"{relative}:{node.lineno} .{node.attr}")
-                if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
-                    ("redis._", "gunicorn.workers.gthread", "gunicorn.http")
+                module = node.module if isinstance(node, ast.ImportFrom) else None
+                if module and (
+                    module.startswith(("redis._", "gunicorn.workers.gthread"))
+                    or module in ("gunicorn.http", "gunicorn.http.unreader")
                 ):
                     offenders.append(f"{relative}:{node.lineno} from {node.module}")
     assert not offenders, offenders

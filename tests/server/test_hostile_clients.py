@@ -315,3 +315,25 @@ def test_slow_readers_that_pipeline_are_cut_off_at_the_send_deadline(
         for reader in readers:
             reader.close()
         instance.stop()
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"GET /health/live HTTP/1.1\r\n"
+         b"Authorization Bearer ema_12345678_s3cr3t\r\n\r\n", 400),
+        (b"GET /health/live HTTP/1.1\r\nBad Name: x\r\n\r\n", 400),
+        (b"G@T /health/live HTTP/1.1\r\n\r\n", 400),
+        (b"GET /health/live HTTP/9.9\r\n\r\n", 400),
+        (b"GET /health/live?" + b"q" * 9000 + b" HTTP/1.1\r\n\r\n", 414),
+        (b"GET /health/live HTTP/1.1\r\nX: a\r\n folded\r\n\r\n", 400),
+    ],
+)  # fmt: skip
+def test_what_gunicorn_refuses_is_problem_json_that_quotes_nothing(
+    server: Instance, head: bytes, status: int
+) -> None:
+    received, first = answers(server.port, head, hold=0.5)
+    problem = one_problem(received, status)
+    assert first < 1
+    assert b"s3cr3t" not in received and "s3cr3t" not in str(problem)
+    assert "s3cr3t" not in server.log_path.read_text()
