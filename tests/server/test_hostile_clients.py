@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import threading
 import time
@@ -15,7 +16,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from adapters.sql.database import open_database
+from adapters.sql.migrate import apply_migrations
+from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
 from tests.faults.harness import worker_pids
 from tests.support.http_clients import http_status
@@ -29,9 +35,13 @@ LIMIT = 8192  # its MAX_BODY_BYTES
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     tmp_path = tmp_path_factory.mktemp("hostile")
+    url = sqlite_url(tmp_path / "hostile.sqlite3")
+    db = open_database(url)
+    apply_migrations(db, MIGRATIONS_DIR)
+    db.close()
     instance = Instance(
         {
-            "DATABASE_URL": sqlite_url(tmp_path / "hostile.sqlite3"),
+            "DATABASE_URL": url,
             "HEADER_TIMEOUT": str(TIMEOUT),
             "BODY_TIMEOUT": str(TIMEOUT),
             "MAX_BODY_BYTES": str(LIMIT),
@@ -337,3 +347,70 @@ def test_what_gunicorn_refuses_is_problem_json_that_quotes_nothing(
     assert first < 1
     assert b"s3cr3t" not in received and "s3cr3t" not in str(problem)
     assert "s3cr3t" not in server.log_path.read_text()
+
+
+# Fuzzing: requests made of well-known parts, then bent: odd methods,
+# versions, header names and values, line ends, Content-Length and chunk
+# framing. Each example is one request; its bytes end where it does.
+
+_NAMES = st.sampled_from(
+    [b"Host", b"X-Thing", b"Content-Type", b"Expect", b"Bad Name", b"X\x00", b""]
+)
+_VALUES = st.one_of(
+    st.sampled_from([b"a", b"application/json", b"100-continue", b""]),
+    st.binary(max_size=20),
+)
+
+
+@st.composite
+def chunked(draw: st.DrawFn) -> bytes:
+    sizes = draw(st.lists(st.integers(1, 40), max_size=4))
+    lines = []
+    for size in sizes:
+        line = b"%x" % size
+        if draw(st.booleans()) and draw(st.booleans()):
+            line = draw(st.sampled_from([b"-" + line, b"+" + line, b"0x" + line,
+                                         b" " + line, line + b" ", line + b";=",
+                                         b"zz", b""]))  # fmt: skip
+        lines.append(line + b"\r\n" + b"x" * size + b"\r\n")
+    return b"".join(lines) + b"0\r\n\r\n"
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> bytes:
+    method = draw(st.sampled_from([b"GET", b"POST", b"PUT", b"HEAD", b"G@T", b""]))
+    target = draw(st.sampled_from([b"/health/live", b"/v1/managers", b"/v1/x", b"*"]))
+    version = draw(st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1"]))
+    eol = draw(st.sampled_from([b"\r\n"] * 6 + [b"\n", b"\r"]))
+    headers = [b"Connection: close"]
+    headers += [n + b": " + v for n, v in draw(st.lists(st.tuples(_NAMES, _VALUES),
+                                                        max_size=3))]  # fmt: skip
+    body = b""
+    framing = draw(st.sampled_from(["none", "length", "bad length", "chunked"]))
+    if framing == "length":
+        body = draw(st.binary(max_size=60))
+        headers.append(b"Content-Length: %d" % len(body))
+    elif framing == "bad length":
+        headers.append(b"Content-Length: " + draw(st.sampled_from([b"-1", b"x", b""])))
+    elif framing == "chunked":
+        body = draw(chunked())
+        headers.append(b"Transfer-Encoding: chunked")
+    head = eol.join([method + b" " + target + b" " + version, *headers])
+    return head + eol + eol + body
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(request=requests())
+def test_any_request_gets_one_answer_at_once_never_a_5xx(
+    server: Instance, request: bytes
+) -> None:
+    received, first = answers(server.port, request, wait=TIMEOUT + 2)
+    statuses = [int(s) for s in re.findall(rb"HTTP/1\.[01] (\d{3}) ", received)]
+    assert len(statuses) == 1, (request, received[:400])
+    assert statuses[0] < 500 or statuses[0] == 501, (request, received[:400])
+    assert first < 1, (request, first)
