@@ -90,6 +90,11 @@ def when_ready(server: Any) -> None:
         _open_files.soft_limit, _open_files.was,
         _open_files.worker_connections, _open_files.headroom,
     )  # fmt: skip
+    if reuse_port:  # gunicorn's own "Listening at" names no address then
+        server.log.info(
+            "each of the %d workers listens on http://%s itself (SO_REUSEPORT)",
+            workers, bind,
+        )  # fmt: skip
     if not _server.drain_seconds:
         return
     graceful_stop = server.handle_term

@@ -133,6 +133,9 @@ def test_with_ulimit_1024_a_storm_is_served_or_refused_and_nothing_crashes(
         assert set(kept_alive) <= {200, 503} and kept_alive[200] > 0, kept_alive
         assert worker_pids(instance) == workers  # none died, none restarted
         assert "open files: 1024 (was 1024)" in log
+        assert (
+            f"each of the 2 workers listens on http://127.0.0.1:{instance.port}" in log
+        )
         assert "WORKER TIMEOUT" not in log and "Traceback" not in log
     finally:
         instance.stop()
