@@ -22,7 +22,8 @@ class ServerSettings:
     # (entrypoints.server.worker buffers them off the thread pool).
     header_timeout: float = 5.0
     body_timeout: float = 10.0
-    # An answer must be taken by the client within this many seconds.
+    # An answer must be taken by the client within this many seconds
+    # (entrypoints/server/write_behind.py sends it as the client reads).
     send_timeout: float = 10.0
     access_log: str | None = None  # gunicorn's own; "-": standard output
     log_level: str = "info"

@@ -27,7 +27,6 @@ HOOKS = (
     "enqueue_req",
     "handle_error",
     "handle_request",
-    "load_wsgi",
     "finish_request",
     "murder_pending",
     "set_accept_enabled",
@@ -43,7 +42,6 @@ PRIVATE_NAMES = (
     "gunicorn.workers.gthread:TConn.parser",
     "gunicorn.workers.gthread:TConn.data_ready",
     "gunicorn.workers.gthread:TConn.initialized",
-    "gunicorn.workers.base:Worker.wsgi",
     "gunicorn.http:get_parser",
     "gunicorn.http.unreader:Unreader.take_buffered",
     "gunicorn.http.unreader:Unreader.unread",
@@ -60,9 +58,10 @@ def client_of(conn: TConn) -> Any:
     return conn.client
 
 
-def wrap_app(worker: ThreadWorker, wrap: Callable[[Any], Any]) -> None:
-    """Serve wrap(the app) instead of the app gunicorn loaded."""
-    worker.wsgi = wrap(worker.wsgi)
+def set_socket(conn: TConn, sock: Any) -> None:
+    """What gunicorn writes the connection's answers to (its reads go through
+    the parser, which keeps the real socket)."""
+    conn.sock = sock
 
 
 def is_new(conn: TConn) -> bool:
@@ -89,6 +88,13 @@ def watch(
 ) -> None:
     """Call on_readable(sock) from the event loop when conn has bytes."""
     worker.poller.register(conn.sock, selectors.EVENT_READ, on_readable)
+
+
+def watch_writable(
+    worker: ThreadWorker, conn: TConn, on_writable: Callable[[Any], None]
+) -> None:
+    """Call on_writable(sock) from the event loop when conn can take bytes."""
+    worker.poller.register(conn.sock, selectors.EVENT_WRITE, on_writable)
 
 
 def unwatch(worker: ThreadWorker, conn: TConn) -> None:

@@ -1,11 +1,9 @@
 """Dealing with a client from the worker's event loop: a best-effort send
-that never blocks, its address for the log, and cutting it off."""
+that never blocks, and its address for the log."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import socket
 
 from entrypoints.server import gunicorn_private as gunicorn
 
@@ -25,10 +23,3 @@ def address_of(conn: gunicorn.TConn) -> str:
     if isinstance(client, tuple) and client:
         return str(client[0])
     return str(client or "unix socket")
-
-
-def cut_off(conn: gunicorn.TConn) -> None:
-    """Shut the socket down both ways: a thread blocked sending on it fails at
-    once, and the event loop sees it closed."""
-    with contextlib.suppress(OSError):
-        gunicorn.socket_of(conn).shutdown(socket.SHUT_RDWR)

@@ -40,9 +40,9 @@ from entrypoints.server.framing import (
 )
 from entrypoints.server.lingering import Lingering
 from entrypoints.server.parse_errors import ProblemParseErrors
-from entrypoints.server.peers import address_of, cut_off, send_quietly
+from entrypoints.server.peers import address_of, send_quietly
 from entrypoints.server.request_clock import request_arrived, request_done
-from entrypoints.server.send_deadlines import SendDeadlines, timed_app
+from entrypoints.server.write_behind import Flushing, WriteBehind
 
 
 class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
@@ -78,7 +78,9 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
         self._body_timeout = float(settings.server.body_timeout)
         self._body_limit = settings.http.max_body_bytes
         self._lingering = Lingering(self, self._body_timeout)
-        self._send_deadlines = SendDeadlines(settings.server.send_timeout)
+        self._flushing = Flushing(
+            self, settings.server.send_timeout, self.finish_request
+        )
         super().init_process()
 
     def refused_connection(self, why: str) -> None:
@@ -182,18 +184,16 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
         if getattr(conn, "oversized", False):
             req.must_close = True  # the answer says so: Connection: close
         request_arrived(getattr(conn, "arrived", None) or time.monotonic())
+        sock = gunicorn.socket_of(conn)
+        behind = None if self.cfg.is_ssl else WriteBehind(sock)
+        if behind is not None:
+            gunicorn.set_socket(conn, behind)
         try:
-            with self._send_deadlines.serving(conn):
-                return bool(super().handle_request(req, conn))
-        except BlockingIOError:  # SO_SNDTIMEO: the client took nothing
-            self._send_deadlines.send_timed_out(conn)
-            return False
+            return bool(super().handle_request(req, conn))
         finally:
+            gunicorn.set_socket(conn, sock)
+            conn.behind = behind if behind is not None and behind.pending else None
             request_done()
-
-    def load_wsgi(self) -> None:
-        super().load_wsgi()
-        gunicorn.wrap_app(self, lambda app: timed_app(app, self._send_deadlines))
 
     def finish_request(self, conn: gunicorn.TConn, fs: Any) -> None:
         """A connection that closes after its answer lingers in the event loop:
@@ -201,6 +201,11 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
         would turn those bytes into a reset that can destroy the answer.
         gunicorn's own graceful close waits up to 2 s for that on this loop,
         where nothing else is accepted or dispatched meanwhile."""
+        behind = getattr(conn, "behind", None)
+        if behind is not None:  # the answer first, as the client takes it
+            conn.behind = None
+            self._flushing.start(conn, behind, fs)
+            return
         closing = not fs.cancelled() and fs.exception() is None and not fs.result()
         if closing:
             self._linger(conn)
@@ -221,14 +226,12 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
         now = time.monotonic()
         self._lingering.expire(now)
         self.resume_accepting()
-        for conn, freed in self._send_deadlines.overdue(now):
+        for conn in self._flushing.overdue(now):
             self.log.warning(
                 "closed a connection from %s: it did not take its answer within %s s",
-                address_of(conn), self._send_deadlines.seconds,
+                address_of(conn), self._flushing.seconds,
             )  # fmt: skip
             self._closed.labels("response").inc()
-            if not freed:
-                cut_off(conn)  # its thread's blocked send fails now
         for conn, inbox in list(self._inboxes.items()):
             if inbox.deadline > now:
                 continue
