@@ -18,6 +18,7 @@ from typing import Any
 
 from entrypoints.server import gunicorn_private as gunicorn
 from entrypoints.server.framing import READ_SIZE
+from entrypoints.server.peers import drop
 
 
 class Lingering:
@@ -51,7 +52,4 @@ class Lingering:
 
     def _end(self, conn: gunicorn.TConn) -> None:
         del self._until[conn]
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            gunicorn.unwatch(self._worker, conn)
-        gunicorn.forget_connection(self._worker)
-        conn.close()
+        drop(self._worker, conn)

@@ -3,6 +3,7 @@ that never blocks, and its address for the log."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 
 from entrypoints.server import gunicorn_private as gunicorn
@@ -23,3 +24,11 @@ def address_of(conn: gunicorn.TConn) -> str:
     if isinstance(client, tuple) and client:
         return str(client[0])
     return str(client or "unix socket")
+
+
+def drop(worker: gunicorn.ThreadWorker, conn: gunicorn.TConn) -> None:
+    """Close a connection the event loop was watching, and stop counting it."""
+    with contextlib.suppress(KeyError, ValueError, OSError):
+        gunicorn.unwatch(worker, conn)
+    gunicorn.forget_connection(worker)
+    conn.close()

@@ -20,6 +20,7 @@ from functools import partial
 from typing import Any
 
 from entrypoints.server import gunicorn_private as gunicorn
+from entrypoints.server.peers import drop
 
 
 class WriteBehind:
@@ -110,7 +111,4 @@ class Flushing:
 
     def _close(self, conn: gunicorn.TConn) -> None:
         del self._going[conn]
-        with contextlib.suppress(KeyError, ValueError, OSError):
-            gunicorn.unwatch(self._worker, conn)
-        gunicorn.forget_connection(self._worker)
-        conn.close()
+        drop(self._worker, conn)

@@ -68,13 +68,12 @@ def storm(port: int, connections: int, requests: int) -> Counter[int | None]:
     return asyncio.run(all_at_once())
 
 
-@pytest.fixture
-def production(
-    postgres_url: str, redis_db: redis.Redis, tmp_path: Path
-) -> Iterator[Instance]:
+def production_instance(
+    postgres_url: str, tmp_path: Path, open_files: int | None = None
+) -> Instance:
     """A fresh server: nothing in its pool, nothing in its cache."""
     services.empty_database(postgres_url)
-    instance = Instance(
+    return Instance(
         {
             "DATABASE_URL": postgres_url,
             "REDIS_URL": services.REDIS_URL,
@@ -83,9 +82,18 @@ def production(
             # Every read goes to PostgreSQL: the pool grows under the storm,
             # its new connections numbered above the clients' sockets.
             "RESPONSE_CACHE": "0",
+            "LOG_LEVEL": "info",
         },
         tmp_path / "gunicorn.log",
+        open_files=open_files,
     )
+
+
+@pytest.fixture
+def production(
+    postgres_url: str, redis_db: redis.Redis, tmp_path: Path
+) -> Iterator[Instance]:
+    instance = production_instance(postgres_url, tmp_path)
     yield instance
     instance.stop()
 
@@ -110,19 +118,7 @@ def test_3000_connections_at_once_then_2400_kept_alive_get_no_500(
 def test_with_ulimit_1024_a_storm_is_served_or_refused_and_nothing_crashes(
     postgres_url: str, redis_db: redis.Redis, tmp_path: Path
 ) -> None:
-    services.empty_database(postgres_url)
-    instance = Instance(
-        {
-            "DATABASE_URL": postgres_url,
-            "REDIS_URL": services.REDIS_URL,
-            "WEB_CONCURRENCY": "2",
-            "RATE_LIMIT_MANAGERS": "100000000/minute",
-            "RESPONSE_CACHE": "0",
-            "LOG_LEVEL": "info",
-        },
-        tmp_path / "gunicorn.log",
-        open_files=1024,
-    )
+    instance = production_instance(postgres_url, tmp_path, open_files=1024)
     instance.start()
     try:
         workers = worker_pids(instance)
