@@ -151,6 +151,7 @@ def bind_address(text: str) -> str:
 
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_MAX_QUOTA_NUMBER = 999_999_999  # nine digits: the pattern below
 _QUOTA = re.compile(r"\s*(\d{1,9})\s*/\s*(?:(\d{1,9})\s*s|(second|minute|hour|day))\s*")
 
 
@@ -161,7 +162,7 @@ def parse_quota(text: str) -> Quota:
     if not match or int(match[1]) < 1 or window < 1:
         raise ValueError(
             "must be N/second, N/minute, N/hour, N/day or N/Ms (e.g. 10/minute), "
-            "N and M at least 1"
+            f"N and M from 1 to {_MAX_QUOTA_NUMBER:,}"
         )
     return Quota(int(match[1]), window)
 

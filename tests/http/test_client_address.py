@@ -113,3 +113,17 @@ def test_a_trusted_proxy_written_with_a_port_or_ipv4_mapped_is_still_trusted() -
     address = ClientAddress(parse_networks("10.0.0.0/8"))
     forwarded = "198.51.100.7:4000, 10.0.0.2:80"
     assert client_of(address, "::ffff:10.0.0.1", forwarded) == "198.51.100.7"
+
+
+@pytest.mark.parametrize(
+    "forwarded", ["not-an-ip", "x" * 4000, "203.0.113.9, bogus", "[::1"]
+)
+def test_a_forwarded_hop_that_is_not_an_address_counts_as_the_proxy(
+    forwarded: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    address = ClientAddress(PROXIES)
+    assert client_of(address, "10.0.0.1", forwarded) == "10.0.0.1"
+    assert client_of(address, "10.0.0.1", forwarded + "x") == "10.0.0.1"
+    said = [r for r in caplog.records if "not an IP address" in r.getMessage()]
+    assert len(said) == 1  # once, not per request
+    assert len(said[0].getMessage()) < 300

@@ -166,6 +166,14 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
     assert "\n" not in message
 
 
+def test_a_quota_too_large_is_refused_naming_the_maximum() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"RATE_LIMIT_EMPLOYEES": "1000000000/minute"})
+    assert "from 1 to 999,999,999" in str(refused.value)
+    quotas = Settings.from_env({"RATE_LIMIT_EMPLOYEES": "999999999/minute"})
+    assert quotas.http.rate_limits.quotas["employees"].limit == 999_999_999
+
+
 @pytest.mark.parametrize(
     ("name", "value", "shown"),
     [
