@@ -40,6 +40,7 @@ from entrypoints.http.app import (
 from entrypoints.http.metrics import Metrics
 from entrypoints.server import request_clock
 from entrypoints.server.lifecycle import Draining, drain_on_sigterm
+from entrypoints.server.log_writer import count_drops_with
 from settings import MEMORY_URL, Settings
 
 
@@ -90,8 +91,7 @@ def bootstrap(
     draining: Draining | None = None,
     metrics: Metrics | None = None,
 ) -> WsgiApp:
-    """The app with every dependency overridable; defaults are built here, now.
-    Pass metrics to read the app's counters (cache hits and misses, rejections)."""
+    """The app with every dependency overridable; defaults are built here, now."""
     settings = settings or Settings()
     metrics = metrics or Metrics(settings.server.metrics_dir)
     storage = storage or open_storage(settings, metrics)
@@ -134,9 +134,11 @@ def _readiness(
 
 def get_app() -> WsgiApp:
     """Entry point for gunicorn: `gunicorn 'bootstrap:get_app()'`."""
-    draining = Draining()
+    draining, settings = Draining(), Settings.from_env()
     drain_on_sigterm(draining)
-    return bootstrap(settings=Settings.from_env(), draining=draining)
+    metrics = Metrics(settings.server.metrics_dir)
+    count_drops_with(metrics.log_record_dropped)
+    return bootstrap(settings=settings, draining=draining, metrics=metrics)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,8 @@ TOKEN_PREFIX = "ema_"
 _TOKEN = re.compile(r"ema_([0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 NAME_MAX = 100
 _PREFIX = re.compile(r"[0-9a-f]{8}")
+# A token anywhere in a text, whole or cut short: its secret part goes.
+_IN_TEXT = re.compile(r"ema_([0-9a-f]{8})_[A-Za-z0-9_-]+")
 
 
 class Scope(enum.StrEnum):
@@ -77,3 +79,11 @@ def name_errors(name: str) -> list[FieldError]:
     if _PREFIX.fullmatch(name):  # `keys revoke` takes a name or a prefix
         return [FieldError("name", "must not look like a key prefix (8 hex digits)")]
     return []
+
+
+def mask_tokens(text: str) -> str:
+    """text with the secret part of every API token in it hidden; the public
+    prefix stays, so a log line still says which key it was."""
+    if TOKEN_PREFIX not in text:
+        return text
+    return _IN_TEXT.sub(r"ema_\1_…", text)

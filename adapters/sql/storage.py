@@ -12,6 +12,7 @@ import peewee as pw
 from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 
 from adapters.observer import BackendObserver, NoObserver
+from adapters.outage_log import OutageLog
 from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.database import is_postgres
 from adapters.sql.deadline import work_begins, work_ends
@@ -48,6 +49,7 @@ class SqlUnitOfWork:
     def __init__(self, factory: SqlStorage, write: bool) -> None:
         self._db = factory.db
         self._observer = factory.observer
+        self._outage = factory.outage
         self._arrival = factory.arrival
         self._write = write
         self._pooled = isinstance(self._db, PooledDatabase)
@@ -66,7 +68,7 @@ class SqlUnitOfWork:
         except _OUTAGE as exc:
             self._discard()
             work_ends()
-            raise self._unavailable() from exc
+            raise self._unavailable(exc) from exc
         return self
 
     def commit(self) -> None:
@@ -89,14 +91,16 @@ class SqlUnitOfWork:
         code = _pgcode(exc)
         if code in _LOST_RACE:
             self._end()
+            self._outage.answered()
             raise ConcurrentUpdate() from exc
         if code in _TIMED_OUT or code in _NOT_MIGRATED:
             self._end()
-            raise self._unavailable() from exc
+            raise self._unavailable(exc) from exc
         if code in _READ_ONLY or isinstance(exc, _OUTAGE):
             self._discard()
-            raise self._unavailable() from exc
+            raise self._unavailable(exc) from exc
         self._end(raise_outage=exc is None)
+        self._outage.answered()
 
     def _end(self, raise_outage: bool = False) -> None:
         """Roll back unless committed, and return the connection to the pool."""
@@ -112,10 +116,11 @@ class SqlUnitOfWork:
         except _OUTAGE as close_exc:
             self._discard()
             if raise_outage:
-                raise self._unavailable() from close_exc
+                raise self._unavailable(close_exc) from close_exc
 
-    def _unavailable(self) -> StorageUnavailable:
+    def _unavailable(self, cause: BaseException | None = None) -> StorageUnavailable:
         self._observer.backend_failed("database")
+        self._outage.failed(cause)
         return StorageUnavailable()
 
     def _discard(self) -> None:
@@ -144,6 +149,7 @@ class SqlStorage:
         its database deadline counts from then, queueing included."""
         self.db = db
         self.observer = observer or NoObserver()
+        self.outage = OutageLog("database")
         self.arrival = arrival
         tables = bind_tables(db)
         postgres = is_postgres(db)

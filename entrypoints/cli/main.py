@@ -7,6 +7,7 @@ the command line knows no adapter.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -70,6 +71,7 @@ def _serve(args: argparse.Namespace, settings: Settings, wiring: Wiring) -> int:
         *extra,
         "bootstrap:get_app()",
     ]
+    logging.shutdown()  # lines still queued for the log writer go out first
     os.execv(sys.executable, argv)
     return 0  # not reached
 

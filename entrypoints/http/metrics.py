@@ -60,6 +60,10 @@ class Metrics:
             "redis_breaker_open", "1 while the Redis circuit breaker is open.",
             registry=registry, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.log_dropped = Counter(
+            "log_records_dropped", "Log lines dropped because the log's reader "
+            "stalled and the queue before it was full.", registry=registry,
+        )  # fmt: skip
         self.db_connections = Gauge(
             "db_pool_connections", "Database connections held by the pool, by state.",
             ["state"], registry=registry, multiprocess_mode="livesum",
@@ -89,6 +93,9 @@ class Metrics:
 
     def breaker_changed(self, backend: str, is_open: bool) -> None:
         self.breaker_open.set(int(is_open))
+
+    def log_record_dropped(self) -> None:
+        self.log_dropped.inc()
 
     def pool_changed(self, in_use: int, idle: int) -> None:
         self.db_connections.labels("in_use").set(in_use)

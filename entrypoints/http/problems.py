@@ -115,8 +115,7 @@ def handle_domain_error(
     req: falcon.Request, resp: falcon.Response, exc: errors.DomainError, params: Any
 ) -> None:
     status = next(STATUS_FOR[k] for k in type(exc).__mro__ if k in STATUS_FOR)
-    if status == 503:
-        log.warning("storage unavailable: %s", exc.__cause__ or exc)
+    if status == 503:  # logged by the storage adapter, once per outage
         raise unavailable(str(exc))
     field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else ()
     raise Problem(status, str(exc), field_errors)

@@ -51,7 +51,7 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s "
 errorlog = "-"
 loglevel = _server.log_level
 logconfig_dict = logging_config(
-    _server.log_level, _server.log_format, access_log=_server.access_log is not None
+    _server.log_level, _server.log_format, access_log=_server.access_log
 )
 # The control socket lands under $HOME; containers and CI do not want it.
 control_socket_disable = not _server.control_socket

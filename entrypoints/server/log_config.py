@@ -17,10 +17,12 @@ _RENAMED = {"levelname": "level", "name": "logger"}
 
 
 def logging_config(
-    level: str, log_format: str, access_log: bool = False
+    level: str, log_format: str, access_log: str | None = None
 ) -> dict[str, Any]:
     """A dictConfig for this process (gunicorn's logconfig_dict takes it too).
-    gunicorn's access lines only with access_log: the app logs each request."""
+    Every line is written off the logging thread (log_writer.py). gunicorn's
+    access lines only with access_log ("-": standard output, else a file):
+    the app logs each request itself."""
     formatter: dict[str, Any] = {"format": _TEXT}
     if log_format == "json":
         formatter = {
@@ -29,17 +31,24 @@ def logging_config(
             "rename_fields": _RENAMED,
             "timestamp": "time",  # ISO 8601 in UTC, with microseconds
         }
-    handler = {"class": "logging.StreamHandler", "formatter": "line"}
+    writer = "entrypoints.server.log_writer.BackgroundHandler"
+    handlers: dict[str, Any] = {"stderr": {"()": writer, "formatter": "line"}}
+    access: dict[str, Any] = {"level": "CRITICAL", "propagate": False}
+    if access_log:
+        target = "stdout" if access_log == "-" else access_log
+        # gunicorn formats its access lines itself (access_log_format).
+        handlers["access"] = {"()": writer, "stream": target, "formatter": "bare"}
+        access = {"level": "INFO", "handlers": ["access"], "propagate": False}
     quiet = {"level": "WARNING" if level != "debug" else "DEBUG"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"line": formatter},
-        "handlers": {"stderr": handler},
+        "formatters": {"line": formatter, "bare": {"format": "%(message)s"}},
+        "handlers": handlers,
         "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "propagate": True},
-            "gunicorn.access": {"level": "INFO" if access_log else "CRITICAL"},
+            "gunicorn.access": access,
             # Each migration is one INFO line of ours; its SQL only when debugging.
             "peewee_migrate.logs": quiet,
             "peewee": quiet,

@@ -4,6 +4,7 @@ stays up, and it recovers by itself once the database answers again."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from urllib.parse import urlsplit
@@ -212,3 +213,45 @@ def test_a_database_without_the_api_key_table_is_503_not_500(
     finally:
         admin.execute_sql("ALTER TABLE api_key_hidden RENAME TO api_key")
         admin.close_all()
+
+
+def test_a_10_s_freeze_logs_two_lines_its_start_and_its_end_with_the_count(
+    proxy: TcpProxy,
+    postgres_url: str,
+    postgres_storage: object,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    through_proxy = urlsplit(postgres_url)._replace(
+        netloc=f"postgres@127.0.0.1:{proxy.port}"
+    )
+    settings = Settings(
+        database_url=through_proxy.geturl(),
+        pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
+        http=UNLIMITED.http,
+        auth=UNLIMITED.auth,
+        response_cache=False,  # every read asks the database
+    )
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    assert client.simulate_get("/v1/managers").status_code == 200
+    caplog.clear()
+    proxy.freeze()
+    frozen_until = time.monotonic() + 10
+    failed: list[int] = []
+
+    def keep_asking() -> None:
+        while time.monotonic() < frozen_until:
+            failed.append(client.simulate_get("/v1/managers").status_code)
+
+    askers = [threading.Thread(target=keep_asking) for _ in range(4)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    proxy.thaw()
+    assert client.simulate_get("/v1/managers").status_code == 200
+    assert set(failed) == {503} and len(failed) >= 8, failed
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("the database stopped answering")
+    assert lines[1].startswith("the database answers again")
+    assert f"and {len(failed)} failed call(s)" in lines[1]

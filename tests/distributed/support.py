@@ -33,10 +33,16 @@ class Instance:
     """The app served by gunicorn (bootstrap:get_app()) on a free loopback port."""
 
     def __init__(
-        self, env: Mapping[str, str], log_path: Path, open_files: int | None = None
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        open_files: int | None = None,
+        unread_output: bool = False,
     ) -> None:
         """open_files: gunicorn's open-file limit, soft and hard (as with
-        `ulimit -n`), when not this process's."""
+        `ulimit -n`), when not this process's. unread_output: its standard
+        output and error go to a pipe nobody reads (a stalled log reader)."""
+        self._unread_output = unread_output
         self.port = free_port()
         self._limit = [] if open_files is None else [f"--nofile={open_files}"]
         self.log_path = log_path
@@ -72,7 +78,7 @@ class Instance:
             ],
             cwd=ROOT,
             env=self._env,
-            stdout=log,
+            stdout=subprocess.PIPE if self._unread_output else log,
             stderr=subprocess.STDOUT,
         )
         log.close()

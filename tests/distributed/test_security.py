@@ -12,6 +12,7 @@ PostgreSQL and Redis, keys made by the command line as an operator would.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import threading
 import time
@@ -142,6 +143,11 @@ def test_no_token_or_secret_reaches_storage_logs_or_listings(
                  {**bearer(tokens[1]), "Idempotency-Key": tokens[1]}))  # fmt: skip
     assert b.get("/v1/managers", bearer(tokens[0][:-2] + "zz")).status == 401
     assert b.get("/v1/managers", {"Authorization": tokens[0]}).status == 401
+    # Misplaced: no colon (gunicorn's parser refuses the line), and as an id.
+    outputs += [
+        raw_body(a.port, f"Authorization Bearer {tokens[0]}"),
+        raw_body(b.port, f"X-Request-ID: {tokens[1]}"),
+    ]
     revoked = keys_cli(postgres_url, "revoke", "leak-b")
     outputs += [revoked.stdout, revoked.stderr]
     assert b.get("/v1/managers", bearer(tokens[1])).status in (200, 401)
@@ -157,7 +163,14 @@ def test_no_token_or_secret_reaches_storage_logs_or_listings(
     ).stdout
     assert "leak-a" in dump  # the dump holds the keys' rows, only not their tokens
     redis_dump = [str(redis_db.dump(k)) + str(k) for k in redis_db.keys("*")]
-    logs = [instance.log_path.read_text(errors="replace") for instance in secured_pair]
+    logs = [
+        poll(  # written by each worker's log writer, in its own time
+            lambda i=instance: access_lines_in(i.log_path),
+            within=10,
+            what="the access lines (ACCESS_LOG=-)",
+        )
+        for instance in secured_pair
+    ]
     for place, text in [
         ("database", dump),
         ("redis", "\n".join(redis_dump)),
@@ -169,6 +182,26 @@ def test_no_token_or_secret_reaches_storage_logs_or_listings(
             assert secret not in text, f"a secret leaked into the {place}"
     a.close()
     b.close()
+
+
+def raw_body(port: int, header_line: str) -> str:
+    """The body of the answer to a request carrying header_line as sent."""
+    request = (
+        f"GET /v1/managers HTTP/1.1\r\nHost: api\r\n{header_line}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(request)
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+    return received.partition(b"\r\n\r\n")[2].decode(errors="replace")
+
+
+def access_lines_in(log_path: Path) -> str | None:
+    """The log, once gunicorn's access lines are in it (they carry rid=)."""
+    text = log_path.read_text(errors="replace")
+    return text if text.count("rid=") >= 2 else None
 
 
 RAW_SPELLINGS = [

@@ -269,3 +269,15 @@ def test_format_private_and_unassigned_characters_are_the_same_in_every_field(
     assert field_errors(values) == []
     assert email_problem("ada\x85@example.com") is not None  # NEL is Cc
     assert field_errors({"name": "Ada\x85"}) != []
+
+
+def test_tokens_in_a_text_are_masked_keeping_their_prefix() -> None:
+    from domain.api_keys import mask_tokens
+
+    token = "ema_0123abcd_" + "s3cr3t-_" * 5 + "xyz"
+    line = f'"Authorization Bearer {token}" rid={token[:30]} other ema_text'
+    masked = mask_tokens(line)
+    assert "s3cr3t" not in masked
+    assert masked.count("ema_0123abcd_…") == 2
+    assert masked.endswith("other ema_text")
+    assert mask_tokens("no token here") == "no token here"

@@ -24,7 +24,7 @@ from adapters.sql.migrate import apply_migrations
 from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
 from tests.faults.harness import worker_pids
-from tests.support.http_clients import http_status
+from tests.support.http_clients import Http, http_status
 from tests.support.polling import poll
 from tests.support.services import sqlite_url
 
@@ -460,5 +460,36 @@ def test_with_keys_required_a_malformed_keyless_write_gets_one_answer(
             instance.port, CHUNKED_POST, b"2\r\n{}\r\n0\r\n\r\n", wait=2
         )
         one_problem(received, 401)  # well-formed: the app asks for a key
+    finally:
+        instance.stop()
+
+
+def test_a_stalled_log_reader_stalls_no_request(tmp_path: Path) -> None:
+    """Its standard output and error go to a pipe nobody reads: once the pipe
+    is full, log lines are dropped and counted, and requests go on."""
+    instance = Instance(
+        {
+            "DATABASE_URL": sqlite_url(tmp_path / "log.sqlite3"),
+            "LOG_LEVEL": "info",  # a line per request, and an access line
+            "ACCESS_LOG": "-",
+        },
+        tmp_path / "unused.log",
+        unread_output=True,
+    )
+    instance.start(ready_path="/health/live")
+    try:
+        connection = Http(instance.port)
+        took = []
+        # A request line and an access line each, 10,000 of each kind waiting
+        # at most: past that (and a full pipe) lines are dropped.
+        for _ in range(12_000):
+            began = time.monotonic()
+            assert connection.get("/health/live").status == 200
+            took.append(time.monotonic() - began)
+        took.sort()
+        assert took[int(len(took) * 0.99)] < 0.1, took[-10:]
+        metrics = connection.get("/metrics").body.decode()
+        dropped = re.search(r"^log_records_dropped_total (\S+)$", metrics, re.M)
+        assert dropped is not None and float(dropped[1]) > 1000, dropped
     finally:
         instance.stop()
