@@ -31,6 +31,7 @@ from settings.values import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///employees.sqlite3"
+DEFAULT_AUTH_LOOKUPS = Quota(30, 60)
 DEFAULT_QUOTAS = {"employees": Quota(10, 60), "managers": Quota(20, 60)}
 
 
@@ -86,6 +87,8 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
     trusted_proxies: Sequence[Network] = ()
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # API-key lookups (tokens not verified lately) an address may cause.
+    auth_lookups: Quota = DEFAULT_AUTH_LOOKUPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,7 @@ def _read(env: Environment) -> Settings:
                 },
                 fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
             ),
+            auth_lookups=env.parsed("AUTH_LOOKUPS", DEFAULT_AUTH_LOOKUPS, parse_quota),
         ),
         server=server,
         auth=AuthSettings(

@@ -111,15 +111,23 @@ class ApiKeyService:
             self._verified.pop(key.digest, None)
         return key
 
-    def authenticate(self, token: str) -> ApiKey | None:
-        """The live key this token belongs to, or None."""
+    def authenticate(
+        self, token: str, before_lookup: Callable[[], None] | None = None
+    ) -> ApiKey | None:
+        """The live key this token belongs to, or None. before_lookup runs
+        before a token not known already is looked up in the storage; it may
+        refuse the lookup by raising."""
         prefix = prefix_of(token)
         if prefix is None:
             return None
         digest = token_digest(self._secret_key, token)
         if self._recently_refused(digest):
             return None  # a token retried in a loop costs no query each time
-        key = self._remembered(digest) or self._look_up(prefix, digest)
+        key = self._remembered(digest)
+        if key is None:
+            if before_lookup is not None:
+                before_lookup()
+            key = self._look_up(prefix, digest)
         if key is not None:
             self._note_use(key)
         return key

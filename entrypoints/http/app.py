@@ -19,6 +19,7 @@ from entrypoints.http.common_headers import RequestId, SecurityHeaders
 from entrypoints.http.converters import IdConverter
 from entrypoints.http.idempotency import Idempotency
 from entrypoints.http.json_media import MsgspecJSONHandler
+from entrypoints.http.lookup_allowance import LookupAllowance
 from entrypoints.http.metrics import Metrics, RequestMetrics
 from entrypoints.http.problems import (
     handle_domain_error,
@@ -72,7 +73,13 @@ def create_app(
             "identified by its address only; never run production like this"
         )
     client_address = ClientAddress(settings.trusted_proxies)
-    authenticator = Authenticator(edge.api_keys, client_address)
+    lookups = LookupAllowance(
+        edge.limiter,
+        settings.auth_lookups,
+        edge.metrics,
+        settings.rate_limits.fail_closed,
+    )
+    authenticator = Authenticator(edge.api_keys, client_address, lookups)
     idempotency = Idempotency(edge.idempotency, authenticator.identify)
     cache = ResponseCache(edge.cache, edge.metrics)
     reads = CachedReads(cache, edge.limiter, _limited_read(edge))

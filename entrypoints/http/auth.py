@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +11,7 @@ import falcon
 from domain.api_keys import ApiKey, Scope
 from domain.services import ApiKeyService
 from entrypoints.http.client_address import ClientAddress, bucket
+from entrypoints.http.lookup_allowance import LookupAllowance
 from entrypoints.http.problems import Problem
 
 # The contract: read is GET (and HEAD, GET without the body); everything
@@ -42,9 +43,11 @@ class Authenticator:
         self,
         keys: ApiKeyService | None,
         client_address: ClientAddress,
+        lookups: LookupAllowance | None = None,
     ) -> None:
         self._keys = keys
         self._client_address = client_address
+        self._lookups = lookups
 
     @property
     def enabled(self) -> bool:
@@ -70,6 +73,11 @@ class Authenticator:
         # Only a request without a valid key is its address (parsed per call).
         return self.by_address(req, refusal)
 
+    def _before_lookup(self, req: falcon.Request) -> Callable[[], None] | None:
+        if self._lookups is None:
+            return None
+        return _spend_lookup(self._lookups, self._client_address, req)
+
     def _key_of(self, req: falcon.Request) -> tuple[ApiKey | None, Problem | None]:
         """The request's valid key, or why there is none (None when auth is off)."""
         if self._keys is None:
@@ -81,11 +89,17 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             malformed = "Send the API key as: Bearer <key>."
             return None, _unauthorized(malformed, "invalid_request")
-        key = self._keys.authenticate(token.strip())
+        key = self._keys.authenticate(token.strip(), self._before_lookup(req))
         if key is None:
             unknown = "The API key is unknown or revoked."
             return None, _unauthorized(unknown, "invalid_token")
         return key, None
+
+
+def _spend_lookup(
+    lookups: LookupAllowance, address: ClientAddress, req: falcon.Request
+) -> Callable[[], None]:
+    return lambda: lookups.spend(address(req))
 
 
 def _unauthorized(detail: str, error: str | None = None) -> Problem:

@@ -60,6 +60,10 @@ class Metrics:
             "redis_breaker_open", "1 while the Redis circuit breaker is open.",
             registry=registry, multiprocess_mode="livemax",
         )  # fmt: skip
+        self.lookups_refused = Counter(
+            "auth_lookups_refused", "Requests refused (429) because their address "
+            "used up its allowance of API-key lookups.", registry=registry,
+        )  # fmt: skip
         self.log_dropped = Counter(
             "log_records_dropped", "Log lines dropped because the log's reader "
             "stalled and the queue before it was full.", registry=registry,
@@ -93,6 +97,9 @@ class Metrics:
 
     def breaker_changed(self, backend: str, is_open: bool) -> None:
         self.breaker_open.set(int(is_open))
+
+    def lookup_refused(self) -> None:
+        self.lookups_refused.inc()
 
     def log_record_dropped(self) -> None:
         self.log_dropped.inc()
