@@ -38,6 +38,10 @@ Where the contract leaves a choice open, this service does the following:
 - A quota of N per window (GCRA): N requests at once (the (N+1)th of a burst
   is 429), then one more every window / N; `RateLimit-Remaining` is how many
   could be sent right now, `RateLimit-Reset` when all N could be again.
+- An address that sends many API keys this service has not verified lately
+  (a lookup each) gets 429 with `Retry-After` once it has used up its
+  allowance of lookups (`AUTH_LOOKUPS`, 30 a minute by default); keys
+  verified already are unaffected.
 - While the limiter's Redis is down and the limiter fails open, responses
   carry no `RateLimit-*` headers (there is no count to report).
 - A request without a valid key is counted against its address before it is
