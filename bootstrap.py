@@ -15,6 +15,7 @@ from adapters.memory.cache import MemoryCache
 from adapters.memory.idempotency import MemoryIdempotencyStore
 from adapters.memory.limited_read import SeparateLimitedRead
 from adapters.memory.rate_limiter import MemoryRateLimiter
+from adapters.memory.revocations import LocalRevocations
 from adapters.memory.storage import MemoryStorage
 from adapters.redis.deployment import open_redis
 from adapters.sql.database import open_database
@@ -26,6 +27,7 @@ from domain.ports import (
     IdempotencyStore,
     LimitedRead,
     RateLimiter,
+    RevocationNotices,
     Storage,
 )
 from domain.services import ApiKeyService, EmployeeService, ManagerService, TeamService
@@ -62,11 +64,18 @@ def migrate(settings: Settings) -> list[str]:
 
 
 def key_service(
-    settings: Settings, storage: Storage, clock: Clock | None = None
+    settings: Settings,
+    storage: Storage,
+    clock: Clock | None = None,
+    notices: RevocationNotices | None = None,
 ) -> ApiKeyService:
-    """API keys over the storage; SettingsError when SECRET_KEY is missing."""
+    """API keys over the storage, revocations announced over Redis when it is
+    configured; SettingsError when SECRET_KEY is missing."""
+    if notices is None and settings.redis is not None:
+        notices = open_redis(settings.redis, settings.cache_ttl_seconds).revocations
     secret, seconds = settings.auth.required_secret_key(), settings.auth.cache_seconds
-    return ApiKeyService(storage, clock or SystemClock(), secret, cache_seconds=seconds)
+    clock = clock or SystemClock()
+    return ApiKeyService(storage, clock, secret, cache_seconds=seconds, notices=notices)
 
 
 @contextmanager
@@ -113,7 +122,11 @@ def bootstrap(
     )
     checks: dict[str, HealthCheck] = {"redis": redis.health} if redis else {}
     readiness = readiness or _readiness(storage, checks, settings, draining)
-    keys = None if settings.auth.disabled else key_service(settings, storage, clock)
+    notices = redis.revocations if redis else LocalRevocations()
+    keys = None
+    if not settings.auth.disabled:
+        keys = key_service(settings, storage, clock, notices)
+        notices.listen(keys.forget)
     shared = cache if settings.response_cache else None
     edge = EdgeDependencies(limiter, idempotency, keys, shared, metrics, both)
     return create_app(services, readiness, edge, settings.http)

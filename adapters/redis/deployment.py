@@ -12,6 +12,7 @@ from adapters.redis.health_check import RedisHealthCheck
 from adapters.redis.idempotency import RedisIdempotencyStore
 from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
+from adapters.redis.revocations import RedisRevocations
 from settings import RedisSettings
 
 
@@ -23,10 +24,13 @@ class RedisAdapters:
     health: RedisHealthCheck
     # The limiter and the cache in one round trip.
     limited_read: RedisLimitedRead
+    revocations: RedisRevocations
 
 
 def open_redis(
-    settings: RedisSettings, cache_ttl_seconds: int, observer: BackendObserver
+    settings: RedisSettings,
+    cache_ttl_seconds: int,
+    observer: BackendObserver | None = None,
 ) -> RedisAdapters:
     client = connect_redis(settings)
     breaker = redis_breaker(settings, observer)
@@ -39,4 +43,5 @@ def open_redis(
         RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:"),
         RedisHealthCheck(client, breaker),
         RedisLimitedRead(client, breaker, limiter, cache),
+        RedisRevocations(client, f"{prefix}revoked"),
     )

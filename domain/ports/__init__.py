@@ -14,6 +14,7 @@ from domain.ports.idempotency import (
 )
 from domain.ports.limited_read import CacheLookup, LimitedRead
 from domain.ports.rate_limiter import RateDecision, RateLimiter, RateLimiterUnavailable
+from domain.ports.revocations import RevocationNotices
 from domain.ports.storage import (
     ApiKeyRepository,
     EmployeeRepository,
@@ -45,6 +46,7 @@ __all__ = [
     "RateLimiter",
     "RateLimiterUnavailable",
     "Repository",
+    "RevocationNotices",
     "Stamp",
     "Storage",
     "StoredResponse",

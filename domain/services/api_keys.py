@@ -27,6 +27,7 @@ from domain.errors import (
     ValidationFailed,
 )
 from domain.ports import Clock, UnitOfWorkFactory
+from domain.ports.revocations import RevocationNotices
 
 # last_used_at is a hint for operators, not an audit log: one write a minute
 # per key at most, never one per request.
@@ -38,8 +39,9 @@ class ApiKeyService:
     """Keys are stored as HMACs of their tokens; a token is shown once, at creation.
 
     A verified key is remembered in this process for cache_seconds, so the hot
-    path does not query the database: a revocation takes effect everywhere
-    within that time.
+    path does not query the database. A revocation is announced (notices):
+    every process that hears it forgets the key at once; one that misses it
+    trusts the key until its cache time ends.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class ApiKeyService:
         *,
         cache_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
+        notices: RevocationNotices | None = None,
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -59,6 +62,7 @@ class ApiKeyService:
         self._lock = threading.Lock()
         self._verified: dict[str, tuple[float, ApiKey]] = {}  # by digest
         self._refused: dict[str, float] = {}  # digest -> until when
+        self._notices = notices
 
     def create(
         self, name: str, scopes: Iterable[Scope], quotas: Mapping[str, Quota]
@@ -107,9 +111,21 @@ class ApiKeyService:
                 uow.api_keys.revoke(key.id, now)
                 uow.commit()
                 key = replace(key, revoked_at=now)
-        with self._lock:  # other processes notice within cache_seconds
-            self._verified.pop(key.digest, None)
+        self.forget(key.id)
+        if self._notices is not None:
+            self._notices.announce(key.id)  # a failure is logged there
         return key
+
+    def forget(self, key_id: int | None) -> None:
+        """Stop trusting a remembered key (None: every one) without a lookup:
+        it was revoked somewhere, or a notice may have been missed."""
+        with self._lock:
+            if key_id is None:
+                self._verified.clear()
+                return
+            for digest, (_, key) in list(self._verified.items()):
+                if key.id == key_id:
+                    del self._verified[digest]
 
     def authenticate(
         self, token: str, before_lookup: Callable[[], None] | None = None

@@ -191,8 +191,14 @@ def serve_pair(
 def keys_cli(
     database_url: str, secret: str, *args: str
 ) -> subprocess.CompletedProcess[str]:
-    """`employee-api keys ...` as an operator runs it; a failure fails the test."""
-    env = {"DATABASE_URL": database_url, "SECRET_KEY": secret}
+    """`employee-api keys ...` as an operator runs it, configured as the
+    instances of serve_pair are (a revocation is announced over their Redis);
+    a failure fails the test."""
+    env = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secret,
+        "REDIS_URL": services.REDIS_URL,
+    }
     done = employee_api("keys", *args, env=env)
     assert done.returncode == 0, done.stderr
     return done

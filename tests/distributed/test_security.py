@@ -1,7 +1,8 @@
 """Security across real processes: gunicorn instances with auth on, sharing
 PostgreSQL and Redis, keys made by the command line as an operator would.
 
-- a revoked key is refused by both instances within AUTH_CACHE_SECONDS;
+- a revoked key is refused by both instances within a second, well inside
+  AUTH_CACHE_SECONDS (the revocation is announced over Redis);
 - twenty simultaneous retries of one Idempotency-Key through two instances
   create one record;
 - no token and no SECRET_KEY reach the database, Redis, the logs, or the
@@ -34,7 +35,7 @@ from tests.support.services import empty_database, shared_redis
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 SECRET = "distributed-tests-secret-key-0123456789"
-CACHE_SECONDS = 1
+CACHE_SECONDS = 60  # revocation notices, not the cache's expiry, must do it
 
 
 def keys_cli(postgres_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -67,23 +68,22 @@ def secured_pair(
     )
 
 
-def test_a_revoked_key_is_refused_by_both_instances_within_the_stated_delay(
+def test_a_revoked_key_is_refused_by_both_instances_within_a_second(
     secured_pair: tuple[Instance, Instance], postgres_url: str
 ) -> None:
     token = new_token(postgres_url, "to-revoke", "read")
     connections = [instance.http() for instance in secured_pair]
     for http in connections:  # each instance now holds the key verified
         ok(http.get("/v1/employees", bearer(token)))
-    keys_cli(postgres_url, "revoke", "to-revoke")
+    keys_cli(postgres_url, "revoke", "to-revoke")  # committed when it returns
     revoked_at = time.monotonic()
     for http in connections:
         poll(
             lambda http=http: http.get("/v1/employees", bearer(token)).status == 401,
-            within=CACHE_SECONDS + 5,
+            within=5,
             what="the revoked key to be refused",
         )
-    # Refused within the stated delay, plus the time the polls themselves took.
-    assert time.monotonic() - revoked_at < CACHE_SECONDS + 2
+    assert time.monotonic() - revoked_at < 1.0
     for http in connections:
         http.close()
 

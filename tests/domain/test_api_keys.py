@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.memory.revocations import LocalRevocations
 from domain.api_keys import Quota, Scope, token_digest
 from domain.errors import ApiKeyNotFound, DuplicateKey, ValidationFailed
 from domain.ports import Storage
@@ -193,3 +194,22 @@ def test_a_name_that_looks_like_a_prefix_is_refused(
 ) -> None:
     with pytest.raises(ValidationFailed):
         keys.create(name, BOTH, {})
+
+
+def test_a_revocation_heard_is_refused_at_once_one_missed_after_the_cache_time(
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
+) -> None:
+    """Two processes: one revokes; the other trusted the key from its cache."""
+    notices = LocalRevocations()
+    here = ApiKeyService(storage, clock, SECRET, monotonic=monotonic, notices=notices)
+    there = service(storage, clock, monotonic)  # hears nothing
+    listening = service(storage, clock, monotonic)
+    notices.listen(listening.forget)
+    _, token = here.create("shared", [Scope.READ], {})
+    assert there.authenticate(token) is not None
+    assert listening.authenticate(token) is not None
+    here.revoke("shared")
+    assert listening.authenticate(token) is None  # told: at once
+    assert there.authenticate(token) is not None  # not told: trusted a while
+    monotonic.advance(CACHE_SECONDS + 1)
+    assert there.authenticate(token) is None
