@@ -75,7 +75,11 @@ def key_service(
         notices = open_redis(settings.redis, settings.cache_ttl_seconds).revocations
     secret, seconds = settings.auth.required_secret_key(), settings.auth.cache_seconds
     clock = clock or SystemClock()
-    return ApiKeyService(storage, clock, secret, cache_seconds=seconds, notices=notices)
+    previous = settings.auth.previous_secret_keys
+    return ApiKeyService(
+        storage, clock, secret, cache_seconds=seconds, notices=notices,
+        previous_secret_keys=previous,
+    )  # fmt: skip
 
 
 @contextmanager

@@ -28,6 +28,7 @@ from settings.values import (
     parse_quota,
     redis_url,
     secret_key,
+    secret_keys,
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///employees.sqlite3"
@@ -58,6 +59,9 @@ class RedisSettings:
 class AuthSettings:
     disabled: bool = False
     secret_key: str | None = field(default=None, repr=False)
+    # Keys made under these still work, and are stored anew under
+    # SECRET_KEY on their first use (a rotation in progress).
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     cache_seconds: float = 10.0  # how long a verified key is trusted unchecked
 
     def required_secret_key(self) -> str:
@@ -168,6 +172,9 @@ def _read(env: Environment) -> Settings:
         auth=AuthSettings(
             disabled=env.flag("AUTH_DISABLED", False),
             secret_key=env.parsed("SECRET_KEY", None, secret_key, secret=True),
+            previous_secret_keys=env.parsed(
+                "SECRET_KEY_PREVIOUS", (), secret_keys, secret=True
+            ),
             cache_seconds=env.number("AUTH_CACHE_SECONDS", 10.0, 0.0, 300.0),
         ),
     )

@@ -103,6 +103,18 @@ def secret_key(text: str) -> str:
     return text
 
 
+def secret_keys(text: str) -> tuple[str, ...]:
+    """Comma-separated secrets, each as SECRET_KEY must be."""
+    keys = tuple(part.strip() for part in text.split(",") if part.strip())
+    for key in keys:
+        if len(key) < SECRET_KEY_MIN:
+            raise ValueError(
+                f"must be comma-separated secrets of at least {SECRET_KEY_MIN} "
+                "characters each (the SECRET_KEY values used before)"
+            )
+    return keys
+
+
 def key_prefix(text: str) -> str:
     if not re.fullmatch(r"[\x21-\x7e]{1,64}", text):
         raise ValueError("must be 1-64 visible ASCII characters, e.g. 'ema:prod:'")

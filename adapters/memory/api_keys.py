@@ -53,6 +53,11 @@ class MemoryApiKeyRepository:
         if key.last_used_at is None or key.last_used_at < unless_since:
             self._put(replace(key, last_used_at=at))
 
+    def rehash(self, key_id: int, digest: str) -> None:
+        key = self._table.rows.get(key_id)
+        if key is not None:
+            self._put(replace(key, digest=digest))
+
     def _rows(self) -> Sequence[ApiKey]:
         return list(self._table.rows.values())
 

@@ -44,6 +44,10 @@ class SqlApiKeyRepository:
         stale = m.last_used_at.is_null() | (m.last_used_at < unless_since)
         m.update(last_used_at=at).where((m.id == key_id) & stale).execute()
 
+    def rehash(self, key_id: int, digest: str) -> None:
+        m = self._model
+        m.update(digest=digest).where(m.id == key_id).execute()
+
     def _one(self, condition: Any) -> ApiKey | None:
         row = self._model.select().where(condition).first()
         return None if row is None else _key(row)

@@ -94,6 +94,9 @@ class ApiKeyRepository(Protocol):
     def touch(self, key_id: int, at: datetime, unless_since: datetime) -> None:
         """Set last_used_at to `at`, unless it is already at or after unless_since."""
 
+    def rehash(self, key_id: int, digest: str) -> None:
+        """Store the key's token digest anew (under a new SECRET_KEY)."""
+
 
 class UnitOfWork(Protocol):
     """One transaction: rolls back on exit unless commit() was called."""

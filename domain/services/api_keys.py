@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
@@ -53,6 +53,7 @@ class ApiKeyService:
         cache_seconds: float = 10.0,
         monotonic: Callable[[], float] = time.monotonic,
         notices: RevocationNotices | None = None,
+        previous_secret_keys: Sequence[str] = (),
     ) -> None:
         self._storage = storage
         self._clock = clock
@@ -63,6 +64,7 @@ class ApiKeyService:
         self._verified: dict[str, tuple[float, ApiKey]] = {}  # by digest
         self._refused: dict[str, float] = {}  # digest -> until when
         self._notices = notices
+        self._previous = tuple(previous_secret_keys)
 
     def create(
         self, name: str, scopes: Iterable[Scope], quotas: Mapping[str, Quota]
@@ -143,7 +145,7 @@ class ApiKeyService:
         if key is None:
             if before_lookup is not None:
                 before_lookup()
-            key = self._look_up(prefix, digest)
+            key = self._look_up(prefix, digest, token)
         if key is not None:
             self._note_use(key)
         return key
@@ -161,11 +163,13 @@ class ApiKeyService:
             return None
         return entry[1]
 
-    def _look_up(self, prefix: str, digest: str) -> ApiKey | None:
+    def _look_up(self, prefix: str, digest: str, token: str) -> ApiKey | None:
         with self._storage(write=False) as uow:
             key = uow.api_keys.by_prefix(prefix)
         # Constant-time: how much of a guess matched must not show in timing.
-        if key is None or not hmac.compare_digest(key.digest, digest):
+        if key is not None and not hmac.compare_digest(key.digest, digest):
+            key = self._under_previous_secret(key, token, digest)
+        if key is None:
             self._refuse(digest)
             return None
         if key.revoked_at is not None:
@@ -173,6 +177,20 @@ class ApiKeyService:
             return None
         self._remember(digest, key)
         return key
+
+    def _under_previous_secret(
+        self, key: ApiKey, token: str, digest: str
+    ) -> ApiKey | None:
+        """The key, if its token was stored under a previous SECRET_KEY; then
+        stored anew under the current one (best effort: tried again on the
+        next lookup if the database does not take it)."""
+        for secret in self._previous:
+            if hmac.compare_digest(key.digest, token_digest(secret, token)):
+                with suppress(StorageUnavailable), self._storage() as uow:
+                    uow.api_keys.rehash(key.id, digest)
+                    uow.commit()
+                return replace(key, digest=digest)
+        return None
 
     def _recently_refused(self, digest: str) -> bool:
         with self._lock:

@@ -91,6 +91,18 @@ def test_revoking_keeps_the_key_with_its_time(storage: Storage) -> None:
     )
 
 
+def test_rehashing_stores_the_new_digest_and_only_that(storage: Storage) -> None:
+    stored, other = add(storage, key(), key("other", "11112222"))
+    with storage() as uow:
+        uow.api_keys.rehash(stored.id, "e" * 64)
+        uow.commit()
+    assert by_prefix(storage, stored.prefix) == replace(stored, digest="e" * 64)
+    assert by_prefix(storage, other.prefix) == other
+    with storage() as uow:  # not committed: undone
+        uow.api_keys.rehash(stored.id, "f" * 64)
+    assert by_prefix(storage, stored.prefix).digest == "e" * 64  # type: ignore[union-attr]
+
+
 def test_touch_writes_only_when_the_last_use_is_older_than_asked(
     storage: Storage,
 ) -> None:

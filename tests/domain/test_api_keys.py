@@ -213,3 +213,27 @@ def test_a_revocation_heard_is_refused_at_once_one_missed_after_the_cache_time(
     assert there.authenticate(token) is not None  # not told: trusted a while
     monotonic.advance(CACHE_SECONDS + 1)
     assert there.authenticate(token) is None
+
+
+def test_a_key_made_before_a_secret_rotation_works_after_it_and_is_stored_anew(
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
+) -> None:
+    old, new = "old-secret-" + "o" * 32, "new-secret-" + "n" * 32
+    before = ApiKeyService(storage, clock, old, monotonic=monotonic)
+    _, used = before.create("used", [Scope.READ], {})
+    _, idle = before.create("idle", [Scope.READ], {})
+    rotating = ApiKeyService(
+        storage, clock, new, monotonic=monotonic, previous_secret_keys=[old]
+    )
+    assert rotating.authenticate(used) is not None
+    with storage(write=False) as uow:
+        stored = uow.api_keys.by_name("used")
+        still_old = uow.api_keys.by_name("idle")
+    assert stored is not None and stored.digest == token_digest(new, used)
+    assert still_old is not None and still_old.digest == token_digest(old, idle)
+    # The rotation finished (SECRET_KEY_PREVIOUS dropped): the used key goes on
+    # working; a key never used during the rotation no longer does.
+    after = ApiKeyService(storage, clock, new, monotonic=monotonic)
+    assert after.authenticate(used) is not None
+    assert after.authenticate(idle) is None
+    assert after.authenticate(used[:-1] + "x") is None

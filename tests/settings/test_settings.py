@@ -166,6 +166,16 @@ def test_a_bad_value_is_refused_naming_the_variable_and_the_value(
     assert "\n" not in message
 
 
+def test_previous_secret_keys_are_a_checked_list() -> None:
+    secrets = ("a" * 32, "b" * 40)
+    settings = Settings.from_env({"SECRET_KEY_PREVIOUS": f"{secrets[0]}, {secrets[1]}"})
+    assert settings.auth.previous_secret_keys == secrets
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SECRET_KEY_PREVIOUS": "short"})
+    assert "at least 32 characters" in str(refused.value)
+    assert "short" not in str(refused.value)  # a secret is never echoed
+
+
 def test_a_quota_too_large_is_refused_naming_the_maximum() -> None:
     with pytest.raises(SettingsError) as refused:
         Settings.from_env({"RATE_LIMIT_EMPLOYEES": "1000000000/minute"})
