@@ -102,3 +102,17 @@ class StorageUnavailable(DomainError):
 
     def __init__(self) -> None:
         super().__init__("The database is unavailable; retry later.")
+
+
+class OutcomeUnknown(StorageUnavailable):
+    """A write went out and no answer came back: the database may have applied
+    it, or may not. Read before retrying, or retry in a way that cannot apply
+    twice (the same Idempotency-Key, If-Match)."""
+
+    def __init__(self) -> None:
+        DomainError.__init__(
+            self,
+            "The database did not confirm the write: it may or may not have been "
+            "applied. Read the record before retrying, or retry with the same "
+            "Idempotency-Key or If-Match.",
+        )

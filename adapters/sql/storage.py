@@ -20,7 +20,7 @@ from adapters.sql.migrate import apply_migrations
 from adapters.sql.pool import PostgresPool
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
-from domain.errors import ConcurrentUpdate, StorageUnavailable
+from domain.errors import ConcurrentUpdate, OutcomeUnknown, StorageUnavailable
 from migrations import MIGRATIONS_DIR
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,16 @@ def _pgcode(exc: BaseException | None) -> str | None:
 
 
 class SqlUnitOfWork:
-    def __init__(self, factory: SqlStorage, write: bool) -> None:
+    def __init__(self, factory: SqlStorage, write: bool, lone_write: bool) -> None:
         self._db = factory.db
         self._observer = factory.observer
         self._outage = factory.outage
         self._arrival = factory.arrival
         self._write = write
+        # A write whose fate the database decides once it has the statement:
+        # a COMMIT, or a lone statement in autocommit.
+        self._sent_write = lone_write
+        self._committed = False
         self._pooled = isinstance(self._db, PooledDatabase)
         self.employees = factory.employees
         self.managers = factory.managers
@@ -73,7 +77,9 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         if self._write:  # else there is no transaction: nothing to commit
+            self._sent_write = True
             self._db.commit()
+            self._committed = True
         self._write = False
 
     def __exit__(
@@ -98,8 +104,12 @@ class SqlUnitOfWork:
             raise self._unavailable(exc) from exc
         if code in _READ_ONLY or isinstance(exc, _OUTAGE):
             self._discard()
-            raise self._unavailable(exc) from exc
-        self._end(raise_outage=exc is None)
+            unavailable = self._unavailable(exc)
+            if self._sent_write and code not in _READ_ONLY:
+                raise OutcomeUnknown() from exc  # no answer to a write sent
+            raise unavailable from exc
+        # A confirmed commit stands, whatever returning the connection does.
+        self._end(raise_outage=exc is None and not self._committed)
         self._outage.answered()
 
     def _end(self, raise_outage: bool = False) -> None:
@@ -159,7 +169,7 @@ class SqlStorage:
 
     def __call__(self, *, write: bool = True, alone: bool = False) -> SqlUnitOfWork:
         # A lone statement autocommits: no BEGIN, no COMMIT, one round trip.
-        return SqlUnitOfWork(self, write and not alone)
+        return SqlUnitOfWork(self, write and not alone, lone_write=write and alone)
 
     def ping(self) -> bool:
         """Whether the database answers and takes writes (not a standby)."""

@@ -51,19 +51,27 @@ class Problem(falcon.HTTPError):
         detail: str | None = None,
         field_errors: Sequence[FieldError] = (),
         headers: dict[str, str] | None = None,
+        type_uri: str = "about:blank",
     ) -> None:
         line = f"{status} {TITLES[status]}" if status in TITLES else status
         super().__init__(line, description=detail, headers=headers)
         self.field_errors = list(field_errors)
+        self.type_uri = type_uri
 
 
 def invalid(detail: str, field_errors: Sequence[FieldError] = ()) -> Problem:
     return Problem(422, detail, field_errors)
 
 
-def unavailable(detail: str | None = None) -> Problem:
+# A write that went out unanswered (RFC 9457 allows a tag URI, RFC 4151):
+# distinct from a plain 503, which means the write was not done.
+OUTCOME_UNKNOWN = "tag:employee-api,2026:outcome-unknown"
+
+
+def unavailable(detail: str | None = None, type_uri: str = "about:blank") -> Problem:
     """503, with the Retry-After every such answer carries."""
-    return Problem(503, detail, headers={"Retry-After": RETRY_AFTER_SECONDS})
+    retry = {"Retry-After": RETRY_AFTER_SECONDS}
+    return Problem(503, detail, headers=retry, type_uri=type_uri)
 
 
 class FieldProblem(msgspec.Struct):
@@ -89,7 +97,7 @@ def serialize_problem(
     status = exc.status_code
     field_errors = getattr(exc, "field_errors", None)
     body = ProblemBody(
-        type="about:blank",
+        type=getattr(exc, "type_uri", "about:blank"),
         title=TITLES.get(status, exc.title or "Error"),
         status=status,
         detail=exc.description or DEFAULT_DETAILS.get(status),
@@ -116,7 +124,8 @@ def handle_domain_error(
 ) -> None:
     status = next(STATUS_FOR[k] for k in type(exc).__mro__ if k in STATUS_FOR)
     if status == 503:  # logged by the storage adapter, once per outage
-        raise unavailable(str(exc))
+        unknown = isinstance(exc, errors.OutcomeUnknown)
+        raise unavailable(str(exc), OUTCOME_UNKNOWN if unknown else "about:blank")
     field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else ()
     raise Problem(status, str(exc), field_errors)
 

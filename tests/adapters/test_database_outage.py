@@ -15,9 +15,11 @@ from falcon import testing
 import bootstrap
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
-from domain.errors import StorageUnavailable
+from domain.errors import OutcomeUnknown, StorageUnavailable
+from entrypoints.http.problems import OUTCOME_UNKNOWN
 from settings import AuthSettings, PoolSettings, Settings
 from tests.conftest import UNLIMITED
+from tests.contracts.test_storage_contract import manager
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres
@@ -255,3 +257,59 @@ def test_a_10_s_freeze_logs_two_lines_its_start_and_its_end_with_the_count(
     assert lines[0].startswith("the database stopped answering")
     assert lines[1].startswith("the database answers again")
     assert f"and {len(failed)} failed call(s)" in lines[1]
+
+
+def proxied_storage(proxy: TcpProxy, postgres_url: str) -> SqlStorage:
+    through_proxy = urlsplit(postgres_url)._replace(
+        netloc=f"postgres@127.0.0.1:{proxy.port}"
+    )
+    return SqlStorage(
+        open_database(through_proxy.geturl(), PoolSettings(statement_timeout_ms=300))
+    )
+
+
+def test_a_commit_that_goes_unanswered_is_an_unknown_outcome_a_read_is_not(
+    proxy: TcpProxy, postgres_url: str, postgres_storage: SqlStorage
+) -> None:
+    storage = proxied_storage(proxy, postgres_url)
+    try:
+        with pytest.raises(OutcomeUnknown), storage() as unit:
+            unit.managers.add(manager(email="committed@x.io"))
+            proxy.freeze()  # the INSERT answered; the COMMIT will not be
+            unit.commit()
+        proxy.thaw()
+        with pytest.raises(StorageUnavailable) as refused, storage(write=False):
+            proxy.freeze()
+            storage.db.execute_sql("SELECT 1")
+        proxy.thaw()
+        assert not isinstance(refused.value, OutcomeUnknown)
+        with pytest.raises(OutcomeUnknown), storage(alone=True) as unit:
+            proxy.freeze()  # a lone INSERT in autocommit: its own commit
+            unit.managers.add(manager(email="alone@x.io"))
+    finally:
+        proxy.thaw()
+        storage.close()
+
+
+def test_an_unanswered_create_is_503_of_the_outcome_unknown_type(
+    proxy: TcpProxy, postgres_url: str, postgres_storage: SqlStorage
+) -> None:
+    storage = proxied_storage(proxy, postgres_url)
+    client = testing.TestClient(
+        bootstrap.bootstrap(settings=UNLIMITED, storage=storage)
+    )
+    try:
+        assert client.simulate_get("/v1/managers").status_code == 200
+        proxy.freeze()
+        created = client.simulate_post(
+            "/v1/managers", json={"name": "U", "email": "u@x.io"}
+        )
+        listed = client.simulate_get("/v1/managers?limit=3")
+        proxy.thaw()
+        assert created.status_code == 503 and listed.status_code == 503
+        assert created.json["type"] == OUTCOME_UNKNOWN
+        assert "may or may not have been applied" in created.json["detail"]
+        assert listed.json["type"] == "about:blank"
+    finally:
+        proxy.thaw()
+        storage.close()

@@ -19,6 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from entrypoints.http.problems import OUTCOME_UNKNOWN
+
 FIELDS = ("name", "email", "title", "manager_id", "version")
 
 
@@ -56,11 +58,6 @@ class Journal:
     stale_reads: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # A write answered 503 only after this long (the database deadline) is an
-    # unknown outcome, like no answer: the link froze while its last statement
-    # (a COMMIT, a lone INSERT) or that statement's reply was on its way, and
-    # the database runs what reaches it once the link thaws.
-    unknown_after: float | None = None
 
     def summary(self) -> Counter[str]:
         counts: Counter[str] = Counter()
@@ -115,10 +112,16 @@ class Client:
         )
         with self._journal.lock:
             self._journal.entries.append(entry)
-        late = self._journal.unknown_after
-        if method != "GET" and status == 503 and late and entry.seconds >= late:
-            return None, document  # the write may have been applied
+        if status == 503 and _type_of(document) == OUTCOME_UNKNOWN:
+            # Like no answer: the link froze while the write's COMMIT (or lone
+            # statement) or its reply was on its way, and the database runs
+            # what reaches it once the link thaws. A plain 503 is "not done".
+            return None, document
         return status, document
+
+
+def _type_of(document: Any) -> str | None:
+    return document.get("type") if isinstance(document, dict) else None
 
 
 def _dropped(connection: http.client.HTTPConnection) -> bool:

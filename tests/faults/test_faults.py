@@ -43,7 +43,7 @@ def stack(tmp_path: Path) -> Iterator[World]:
 
 @contextmanager
 def load(stack: World) -> Iterator[Journal]:
-    journal = Journal(unknown_after=DEADLINE - 0.5)
+    journal = Journal()
     stop = threading.Event()
     threads = [LoadThread(n, stack.ports, journal, stop) for n in range(THREADS)]
     for thread in threads:

@@ -71,7 +71,9 @@ STATUS_WORDS = {
     415: "Body is not JSON.",
     422: "Well-formed but invalid; `errors` names each field or parameter.",
     429: "Rate limit exceeded; see Retry-After.",
-    503: "A backend does not answer (or shutting down); see Retry-After.",
+    503: "A backend does not answer (or shutting down); see Retry-After. "
+    "type tag:employee-api,2026:outcome-unknown: the write went out unanswered "
+    "and may or may not have been applied; else it was not done.",
 }  # fmt: skip
 
 _TEXT_FILTER = {
