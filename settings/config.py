@@ -91,6 +91,8 @@ class HttpSettings:
     max_body_bytes: int = 64 * 1024
     trusted_proxies: Sequence[Network] = ()
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    # How long an idempotency claim of a process that died holds its key.
+    idempotency_claim_seconds: int = 120
     # API-key lookups (tokens not verified lately) an address may cause.
     auth_lookups: Quota = DEFAULT_AUTH_LOOKUPS
 
@@ -167,6 +169,9 @@ def _read(env: Environment) -> Settings:
                 fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
             ),
             auth_lookups=env.parsed("AUTH_LOOKUPS", DEFAULT_AUTH_LOOKUPS, parse_quota),
+            idempotency_claim_seconds=env.integer(
+                "IDEMPOTENCY_CLAIM_SECONDS", 120, 1, 86_400
+            ),
         ),
         server=server,
         auth=AuthSettings(

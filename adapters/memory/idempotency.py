@@ -62,6 +62,15 @@ class MemoryIdempotencyStore:
             if entry is not None and entry.token == token and entry.response is None:
                 del self._entries[key]
 
+    def renew(self, key: str, token: str, pending_seconds: int) -> bool:
+        with self._lock:
+            entry = self._live(key)
+            if entry is None or entry.token != token or entry.response is not None:
+                return False
+            expires_at = self._clock() + pending_seconds
+            self._entries[key] = _Entry(expires_at, entry.fingerprint, token)
+            return True
+
     def _live(self, key: str) -> _Entry | None:
         entry = self._entries.get(key)
         if entry is not None and entry.expires_at <= self._clock():

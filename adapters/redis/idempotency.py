@@ -39,6 +39,13 @@ if redis.call('HEXISTS', KEYS[1], 'status') == 1 then return 0 end
 return redis.call('DEL', KEYS[1])
 """
 
+# Hold the key longer, only if it is ours and unanswered.
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'status') == 1 then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+"""
+
 
 class RedisIdempotencyStore:
     def __init__(
@@ -47,6 +54,7 @@ class RedisIdempotencyStore:
         self._claim = client.register_script(_CLAIM)
         self._complete = client.register_script(_COMPLETE)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._breaker = breaker
         self._prefix = prefix
 
@@ -83,6 +91,12 @@ class RedisIdempotencyStore:
 
     def release(self, key: str, token: str) -> None:
         self._run(lambda: self._release(keys=[self._prefix + key], args=[token]))
+
+    def renew(self, key: str, token: str, pending_seconds: int) -> bool:
+        args: list[Any] = [token, pending_seconds * 1000]
+        return bool(
+            self._run(lambda: self._renew(keys=[self._prefix + key], args=args))
+        )
 
     def _run(self, operation: Callable[[], Any]) -> Any:
         try:

@@ -65,3 +65,7 @@ class IdempotencyStore(Protocol):
 
     def release(self, key: str, token: str) -> None:
         """Give the owned key up unanswered, so a retry runs afresh."""
+
+    def renew(self, key: str, token: str, pending_seconds: int) -> bool:
+        """Hold the owned, unanswered key pending_seconds more (the request is
+        still running); False when it is no longer this request's."""

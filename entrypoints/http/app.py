@@ -80,7 +80,9 @@ def create_app(
         settings.rate_limits.fail_closed,
     )
     authenticator = Authenticator(edge.api_keys, client_address, lookups)
-    idempotency = Idempotency(edge.idempotency, authenticator.identify)
+    idempotency = Idempotency(
+        edge.idempotency, authenticator.identify, settings.idempotency_claim_seconds
+    )
     cache = ResponseCache(edge.cache, edge.metrics)
     reads = CachedReads(cache, edge.limiter, _limited_read(edge))
     middleware: list[Any] = [

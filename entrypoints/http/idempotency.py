@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 
 HEADER = "Idempotency-Key"
 KEEP_SECONDS = 24 * 3600
-# A claim whose process died lapses after this, and a retry runs afresh. A
-# request bounded by the statement timeout (5 s by default) ends long before;
-# with DB_STATEMENT_TIMEOUT_MS=0 a request running past it could be repeated.
-PENDING_SECONDS = 120
 _SANE_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 _REPLAYED_HEADERS = ("Location", "ETag")
 # Sorted keys: "the same body" means equal JSON after parsing, whatever the order.
@@ -45,9 +42,14 @@ class Idempotency:
         self,
         store: IdempotencyStore,
         identify: Callable[[falcon.Request], Identity],
+        claim_seconds: int = 120,
     ) -> None:
+        """claim_seconds: how long the claim of a process that died holds the
+        key; a running request's claim is renewed, however long it runs."""
         self._store = store
         self._identify = identify
+        self._pending = claim_seconds
+        self._keeper = ClaimKeeper(store, claim_seconds)
 
     def replayed(
         self, req: falcon.Request, resp: falcon.Response, body: dict[str, Any]
@@ -61,7 +63,7 @@ class Idempotency:
         key = self._scope(req, given)
         fingerprint = hashlib.sha256(_canonical.encode(body)).hexdigest()
         try:
-            claim = self._store.claim(key, fingerprint, PENDING_SECONDS)
+            claim = self._store.claim(key, fingerprint, self._pending)
         except IdempotencyUnavailable:
             raise unavailable(f"{HEADER} cannot be checked right now.") from None
         if claim.state is ClaimState.IN_FLIGHT:
@@ -73,6 +75,7 @@ class Idempotency:
             _replay(resp, claim.response)
             return True
         req.context.idempotency = (key, claim.token, fingerprint)
+        self._keeper.hold(key, claim.token)
         return False
 
     def process_response(
@@ -82,6 +85,7 @@ class Idempotency:
         if claimed is None:
             return
         key, token, fingerprint = claimed
+        self._keeper.let_go(key)
         status = resp.status_code
         if status >= 500 or status == 429:
             with suppress(IdempotencyUnavailable):  # else it lapses by itself
@@ -116,3 +120,38 @@ def _replay(resp: falcon.Response, stored: StoredResponse) -> None:
     for name, value in stored.headers:
         resp.set_header(name, value)
     resp.set_header("Idempotent-Replayed", "true")
+
+
+class ClaimKeeper:
+    """Renews the claims of the requests this process is still running, every
+    third of their lifetime: a claim lapses only once its process has died,
+    never under a request that runs long (a slow statement, with
+    DB_STATEMENT_TIMEOUT_MS=0 unbounded), where a retry would repeat it."""
+
+    def __init__(self, store: IdempotencyStore, claim_seconds: int) -> None:
+        self._store = store
+        self._seconds = claim_seconds
+        self._lock = threading.Lock()
+        self._held: dict[str, str] = {}  # key -> the claim's token
+        self._running = False
+
+    def hold(self, key: str, token: str) -> None:
+        with self._lock:
+            self._held[key] = token
+            if not self._running:  # on first use: in the serving process
+                self._running = True
+                threading.Thread(target=self._renew, name="claims", daemon=True).start()
+
+    def let_go(self, key: str) -> None:
+        with self._lock:
+            self._held.pop(key, None)
+
+    def _renew(self) -> None:
+        pause = threading.Event()
+        while True:
+            pause.wait(self._seconds / 3)  # paced: renewals, not a wait on anyone
+            with self._lock:
+                held = list(self._held.items())
+            for key, token in held:
+                with suppress(IdempotencyUnavailable):  # the breaker logs it
+                    self._store.renew(key, token, self._seconds)

@@ -7,8 +7,10 @@ import dataclasses
 import logging
 import threading
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
+import psycopg2
 import pytest
 from falcon import testing
 
@@ -313,3 +315,52 @@ def test_an_unanswered_create_is_503_of_the_outcome_unknown_type(
     finally:
         proxy.thaw()
         storage.close()
+
+
+def test_a_create_outliving_its_claim_time_is_never_repeated_by_a_retry(
+    postgres_url: str, postgres_storage: SqlStorage
+) -> None:
+    """Claims last 1 s here and statements as long as they like: a create
+    held up 3 s by a table lock keeps its key claimed; the retries meanwhile
+    get 409, and one after it the first answer."""
+    settings = dataclasses.replace(
+        UNLIMITED,
+        database_url=postgres_url,
+        pool=PoolSettings(statement_timeout_ms=0),
+        http=dataclasses.replace(UNLIMITED.http, idempotency_claim_seconds=1),
+    )
+    storage = SqlStorage(open_database(postgres_url, settings.pool))
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings, storage=storage))
+    headers = {"Idempotency-Key": "slow-create"}
+    body = {"name": "Slow", "email": "slow@x.io"}
+    locker = psycopg2.connect(postgres_url)
+    try:
+        with locker.cursor() as cursor:  # holds every insert into manager
+            cursor.execute("LOCK TABLE manager IN ACCESS EXCLUSIVE MODE")
+        first: list[Any] = []
+        creating = threading.Thread(
+            target=lambda: first.append(
+                client.simulate_post("/v1/managers", json=body, headers=headers)
+            )
+        )
+        creating.start()
+        # Three claim times on, the lock goes and the create goes through.
+        release = threading.Timer(3, locker.rollback)
+        release.start()
+        retries = []
+        while creating.is_alive():
+            retries.append(
+                client.simulate_post("/v1/managers", json=body, headers=headers)
+            )
+        release.join()
+    finally:
+        locker.close()
+    details = {r.json["detail"] for r in retries}
+    assert details == {"A request with this Idempotency-Key is still in progress."}
+    assert first[0].status_code == 201
+    replay = client.simulate_post("/v1/managers", json=body, headers=headers)
+    assert replay.status_code == 201 and replay.json == first[0].json
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    listed = client.simulate_get("/v1/managers").json["items"]
+    assert [m["email"] for m in listed] == ["slow@x.io"]
+    storage.close()

@@ -108,6 +108,28 @@ def test_an_abandoned_claim_lapses(subject: Subject) -> None:
     assert subject.store.claim("k", "fp", 60).state is ClaimState.OWNED
 
 
+def test_a_renewed_claim_outlives_its_first_lapse(subject: Subject) -> None:
+    owned = subject.store.claim("k", "fp", pending_seconds=1)
+    assert subject.store.renew("k", owned.token, pending_seconds=5) is True
+    subject.let_pass(1.5)
+    assert subject.store.claim("k", "fp", 60).state is ClaimState.IN_FLIGHT
+
+
+def test_only_the_owner_renews_and_only_an_unanswered_claim(subject: Subject) -> None:
+    owned = subject.store.claim("k", "fp", 60)
+    assert subject.store.renew("k", "not-the-token", 60) is False
+    assert subject.store.renew("nobody", owned.token, 60) is False
+    subject.store.complete("k", owned.token, "fp", ANSWER, 60)
+    assert subject.store.renew("k", owned.token, 60) is False
+    assert subject.store.claim("k", "fp", 60).state is ClaimState.DONE
+
+
+def test_a_lapsed_claim_is_not_renewed(subject: Subject) -> None:
+    owned = subject.store.claim("k", "fp", pending_seconds=1)
+    subject.let_pass(1.5)
+    assert subject.store.renew("k", owned.token, 60) is False
+
+
 def test_of_many_concurrent_claims_exactly_one_owns_the_key(subject: Subject) -> None:
     barrier = threading.Barrier(20)
     states: list[ClaimState] = []
