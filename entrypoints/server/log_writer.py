@@ -76,10 +76,10 @@ class BackgroundHandler(logging.Handler):
         own = None  # a file this handler opened, closed when it stops
         if self._target not in ("stderr", "stdout"):
             own = open(self._target, "a", encoding="utf-8")  # noqa: SIM115
+        # A standard stream as it is when the writer starts (as StreamHandler
+        # takes it when made); never closed here.
+        stream: TextIO = own or getattr(sys, self._target)
         while (line := self._queue.get()) is not None:
-            # The standard streams are looked up for each line: they may be
-            # replaced while the process runs (test capture, for one).
-            stream: TextIO = own or getattr(sys, self._target)
             try:
                 stream.write(line + "\n")
                 stream.flush()

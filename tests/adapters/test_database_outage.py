@@ -131,18 +131,24 @@ def test_a_database_that_refuses_writes_is_503_not_500(
         admin.close_all()
 
 
-def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
-    proxy: TcpProxy, postgres_url: str, postgres_storage: object
-) -> None:
+def through(proxy: TcpProxy, postgres_url: str) -> Settings:
+    """The app's settings with its database behind the proxy, and a short
+    deadline: the statement timeout 0.3 s, so 2.3 s in all."""
     through_proxy = urlsplit(postgres_url)._replace(
         netloc=f"postgres@127.0.0.1:{proxy.port}"
     )
-    settings = Settings(
+    return Settings(
         database_url=through_proxy.geturl(),
-        pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
+        pool=PoolSettings(statement_timeout_ms=300),
         http=UNLIMITED.http,
         auth=UNLIMITED.auth,
     )
+
+
+def test_a_database_that_stops_answering_is_503_within_the_deadline_not_a_hang(
+    proxy: TcpProxy, postgres_url: str, postgres_storage: object
+) -> None:
+    settings = through(proxy, postgres_url)
     client = testing.TestClient(bootstrap.bootstrap(settings=settings))
     assert client.simulate_get("/v1/managers?limit=1").status_code == 200
 
@@ -225,16 +231,8 @@ def test_a_10_s_freeze_logs_two_lines_its_start_and_its_end_with_the_count(
     postgres_storage: object,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    through_proxy = urlsplit(postgres_url)._replace(
-        netloc=f"postgres@127.0.0.1:{proxy.port}"
-    )
-    settings = Settings(
-        database_url=through_proxy.geturl(),
-        pool=PoolSettings(statement_timeout_ms=300),  # deadline: 0.3 s + 2 s
-        http=UNLIMITED.http,
-        auth=UNLIMITED.auth,
-        response_cache=False,  # every read asks the database
-    )
+    # Every read asks the database.
+    settings = dataclasses.replace(through(proxy, postgres_url), response_cache=False)
     client = testing.TestClient(bootstrap.bootstrap(settings=settings))
     assert client.simulate_get("/v1/managers").status_code == 200
     caplog.clear()
@@ -262,12 +260,8 @@ def test_a_10_s_freeze_logs_two_lines_its_start_and_its_end_with_the_count(
 
 
 def proxied_storage(proxy: TcpProxy, postgres_url: str) -> SqlStorage:
-    through_proxy = urlsplit(postgres_url)._replace(
-        netloc=f"postgres@127.0.0.1:{proxy.port}"
-    )
-    return SqlStorage(
-        open_database(through_proxy.geturl(), PoolSettings(statement_timeout_ms=300))
-    )
+    settings = through(proxy, postgres_url)
+    return SqlStorage(open_database(settings.database_url, settings.pool))
 
 
 def test_a_commit_that_goes_unanswered_is_an_unknown_outcome_a_read_is_not(
