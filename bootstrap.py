@@ -20,25 +20,10 @@ from adapters.memory.storage import MemoryStorage
 from adapters.redis.deployment import open_redis
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
-from domain.ports import (
-    Cache,
-    Clock,
-    HealthCheck,
-    IdempotencyStore,
-    LimitedRead,
-    RateLimiter,
-    RevocationNotices,
-    Storage,
-)
+from domain import ports
 from domain.services import ApiKeyService, EmployeeService, ManagerService, TeamService
 from entrypoints.cli import main as cli
-from entrypoints.http.app import (
-    EdgeDependencies,
-    Readiness,
-    Services,
-    WsgiApp,
-    create_app,
-)
+from entrypoints.http import app as web
 from entrypoints.http.metrics import Metrics
 from entrypoints.server import request_clock
 from entrypoints.server.lifecycle import Draining, drain_on_sigterm
@@ -46,7 +31,7 @@ from entrypoints.server.log_writer import count_drops_with
 from settings import MEMORY_URL, Settings
 
 
-def open_storage(settings: Settings, observer: Metrics | None = None) -> Storage:
+def open_storage(settings: Settings, observer: Metrics | None = None) -> ports.Storage:
     """The configured store: in memory, SQLite or PostgreSQL."""
     if settings.database_url == MEMORY_URL:
         return MemoryStorage()
@@ -65,9 +50,9 @@ def migrate(settings: Settings) -> list[str]:
 
 def key_service(
     settings: Settings,
-    storage: Storage,
-    clock: Clock | None = None,
-    notices: RevocationNotices | None = None,
+    storage: ports.Storage,
+    clock: ports.Clock | None = None,
+    notices: ports.RevocationNotices | None = None,
 ) -> ApiKeyService:
     """API keys over the storage, revocations announced over Redis when it is
     configured; SettingsError when SECRET_KEY is missing."""
@@ -76,10 +61,8 @@ def key_service(
     secret, seconds = settings.auth.required_secret_key(), settings.auth.cache_seconds
     clock = clock or SystemClock()
     previous = settings.auth.previous_secret_keys
-    return ApiKeyService(
-        storage, clock, secret, cache_seconds=seconds, notices=notices,
-        previous_secret_keys=previous,
-    )  # fmt: skip
+    return ApiKeyService(storage, clock, secret, cache_seconds=seconds,
+                         notices=notices, previous_secret_keys=previous)  # fmt: skip
 
 
 @contextmanager
@@ -95,15 +78,15 @@ def api_keys(settings: Settings) -> Iterator[ApiKeyService]:
 def bootstrap(
     *,
     settings: Settings | None = None,
-    storage: Storage | None = None,
-    clock: Clock | None = None,
-    cache: Cache | None = None,
-    limiter: RateLimiter | None = None,
-    idempotency: IdempotencyStore | None = None,
-    readiness: Readiness | None = None,
+    storage: ports.Storage | None = None,
+    clock: ports.Clock | None = None,
+    cache: ports.Cache | None = None,
+    limiter: ports.RateLimiter | None = None,
+    idempotency: ports.IdempotencyStore | None = None,
+    readiness: web.Readiness | None = None,
     draining: Draining | None = None,
     metrics: Metrics | None = None,
-) -> WsgiApp:
+) -> web.WsgiApp:
     """The app with every dependency overridable; defaults are built here, now."""
     settings = settings or Settings()
     metrics = metrics or Metrics(settings.server.metrics_dir)
@@ -116,15 +99,15 @@ def bootstrap(
     limiter = limiter or (redis.limiter if redis else MemoryRateLimiter())
     if idempotency is None:
         idempotency = redis.idempotency if redis else MemoryIdempotencyStore()
-    both: LimitedRead = SeparateLimitedRead(limiter, cache)
+    both: ports.LimitedRead = SeparateLimitedRead(limiter, cache)
     if redis and (limiter, cache) == (redis.limiter, redis.cache):
         both = redis.limited_read  # one round trip for both
-    services = Services(
+    services = web.Services(
         EmployeeService(storage, clock),
         ManagerService(storage, clock),
         TeamService(storage, clock),
     )
-    checks: dict[str, HealthCheck] = {"redis": redis.health} if redis else {}
+    checks: dict[str, ports.HealthCheck] = {"redis": redis.health} if redis else {}
     readiness = readiness or _readiness(storage, checks, settings, draining)
     notices = redis.revocations if redis else LocalRevocations()
     keys = None
@@ -132,24 +115,24 @@ def bootstrap(
         keys = key_service(settings, storage, clock, notices)
         notices.listen(keys.forget)
     shared = cache if settings.response_cache else None
-    edge = EdgeDependencies(limiter, idempotency, keys, shared, metrics, both)
-    return create_app(services, readiness, edge, settings.http)
+    edge = web.EdgeDependencies(limiter, idempotency, keys, shared, metrics, both)
+    return web.create_app(services, readiness, edge, settings.http)
 
 
 def _readiness(
-    storage: Storage,
-    redis: dict[str, HealthCheck],
+    storage: ports.Storage,
+    redis: dict[str, ports.HealthCheck],
     settings: Settings,
     draining: Draining | None,
-) -> Readiness:
-    required: dict[str, HealthCheck] = {"database": storage}
+) -> web.Readiness:
+    required: dict[str, ports.HealthCheck] = {"database": storage}
     if settings.http.rate_limits.fail_closed:
         required.update(redis)  # without Redis every limited request is a 503
         redis = {}
-    return Readiness(required, redis, (draining or Draining()).active)
+    return web.Readiness(required, redis, (draining or Draining()).active)
 
 
-def get_app() -> WsgiApp:
+def get_app() -> web.WsgiApp:
     """Entry point for gunicorn: `gunicorn 'bootstrap:get_app()'`."""
     draining, settings = Draining(), Settings.from_env()
     drain_on_sigterm(draining)
