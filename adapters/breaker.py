@@ -33,6 +33,7 @@ class CircuitBreaker:
         threshold: int = 3,
         clock: Callable[[], float] = time.monotonic,
         observer: BackendObserver | None = None,
+        kind_of: Callable[[BaseException], str] = lambda exc: "error",
     ) -> None:
         self.name = name
         self._observer = observer or NoObserver()
@@ -44,6 +45,13 @@ class CircuitBreaker:
         self._open = False
         self._failed_in_a_row = 0
         self._retry_at = 0.0
+        self._kind_of = kind_of
+        self._last_failure = ""
+
+    @property
+    def trouble(self) -> str | None:
+        """While open: the failure that opened it (kind: message), for readiness."""
+        return self._last_failure if self._open else None
 
     @property
     def is_open(self) -> bool:
@@ -71,8 +79,10 @@ class CircuitBreaker:
             self._retry_at = now + self._cooldown  # one probe per cooldown
 
     def _failed(self, exc: BaseException) -> None:
-        self._observer.backend_failed(self.name.lower())
+        kind = self._kind_of(exc)
+        self._observer.backend_failed(self.name.lower(), kind)
         with self._lock:
+            self._last_failure = f"{kind}: {exc}"
             self._failed_in_a_row += 1
             self._retry_at = self._clock() + self._cooldown
             if self._open or self._failed_in_a_row < self._threshold:

@@ -6,8 +6,9 @@ from typing import Protocol
 
 
 class BackendObserver(Protocol):
-    def backend_failed(self, backend: str) -> None:
-        """A call to the backend ("database", "redis") failed."""
+    def backend_failed(self, backend: str, kind: str) -> None:
+        """A call to the backend ("database", "redis") failed, and how
+        ("timeout", "connection", or an error reply's code such as "moved")."""
 
     def breaker_changed(self, backend: str, is_open: bool) -> None:
         """The backend's circuit breaker opened or closed."""
@@ -17,7 +18,7 @@ class BackendObserver(Protocol):
 
 
 class NoObserver:
-    def backend_failed(self, backend: str) -> None:
+    def backend_failed(self, backend: str, kind: str) -> None:
         pass
 
     def breaker_changed(self, backend: str, is_open: bool) -> None:

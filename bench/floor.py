@@ -38,10 +38,10 @@ from domain.api_keys import Quota
 
 _client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
 _fast_path = fast_path_for(_client)
-_limiter = RedisRateLimiter(_client, CircuitBreaker("Redis", (redis.RedisError,), 1))
+_limiter = RedisRateLimiter(_fast_path, CircuitBreaker("Redis", (redis.RedisError,), 1))
 _quota = Quota(100_000_000, 60)
-_READ = ("MGET", "floor:epoch", "floor:dep", "floor:entry")
-_INVALIDATE = ("SET", "floor:dep", "token", "EX", "300")
+_READ = ("MGET", "floor:{dep}", "floor:{dep}:entry")
+_INVALIDATE = ("SET", "floor:{dep}", "token", "EX", "300")
 _local = threading.local()
 
 

@@ -10,6 +10,7 @@ from falcon import testing
 
 import bootstrap
 from adapters.redis.client import connect_redis, redis_breaker
+from adapters.redis.fast_path import fast_path_for
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.sql.database import open_database
 from domain.api_keys import Quota, Scope
@@ -80,7 +81,8 @@ def redis_memory_per_client(
     """MEMORY USAGE of one client's limiter key once it has spent a full quota."""
     settings = RedisSettings(BENCH_REDIS, timeout_seconds=5)
     client = connect_redis(settings)
-    limiter = RedisRateLimiter(client, redis_breaker(settings), prefix="bench:rl:")
+    lane = fast_path_for(client)
+    limiter = RedisRateLimiter(lane, redis_breaker(settings), prefix="bench:rl:")
     sizes = {}
     for quota in quotas:
         key = f"client-{quota}"

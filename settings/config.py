@@ -53,6 +53,9 @@ class RedisSettings:
     # Every key this deployment writes starts with it, so deployments on
     # different databases can share one Redis database without meeting.
     key_prefix: str = "ema:"
+    # A Redis Cluster (or a cluster-mode managed Redis): url names any node,
+    # the seed of the slot map.
+    cluster: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,12 +197,21 @@ def _redis(env: Environment, database: str) -> RedisSettings | None:
     timeout_ms = env.integer("REDIS_TIMEOUT_MS", 250, 1, 60_000)
     cooldown = env.number("REDIS_BREAKER_COOLDOWN_SECONDS", 2.0, 0.01, 3600.0)
     prefix = env.parsed("REDIS_KEY_PREFIX", default_key_prefix(database), key_prefix)
+    cluster = env.flag("REDIS_CLUSTER", False)
+    if cluster and ("{" in prefix or "}" in prefix):
+        raise SettingsError(
+            f"REDIS_KEY_PREFIX={prefix!r}: must not contain braces with "
+            "REDIS_CLUSTER=1; the service tags its keys itself, so that each "
+            "record's keys share a slot and records spread over every shard"
+        )
     if url is None and host:
         auth = f":{quote(password, safe='')}@" if password else ""
         url = f"redis://{auth}{host}:{port}/0"
     if url is None:
         return None
-    return RedisSettings(url, timeout_ms / 1000, cooldown, key_prefix=prefix)
+    return RedisSettings(
+        url, timeout_ms / 1000, cooldown, key_prefix=prefix, cluster=cluster
+    )
 
 
 def _first(*values: str | None) -> str | None:

@@ -30,6 +30,7 @@ from settings import (
 from tests.support import services
 from tests.support.clocks import ManualClock
 from tests.support.redis_clients import service_redis
+from tests.support.redis_cluster import RedisCluster
 from tests.support.services import RedisServer, shared_redis, sqlite_url
 from tests.support.tcp_proxy import TcpProxy
 
@@ -151,6 +152,37 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.close()
 
 
+@pytest.fixture(scope="session")
+def _session_redis_cluster(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RedisCluster]:
+    """One Redis Cluster for the session: starting one takes seconds."""
+    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def redis_cluster(_session_redis_cluster: RedisCluster) -> RedisCluster:
+    """The session's Redis Cluster, flushed; a test must not kill its nodes."""
+    _session_redis_cluster.flush()
+    return _session_redis_cluster
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
+    """A Redis Cluster of this test's own, running; the test may kill nodes."""
+    cluster = RedisCluster(tmp_path)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
+
+
 @pytest.fixture
 def fake_clock() -> ManualClock:
     return ManualClock()
@@ -164,7 +196,7 @@ def any_cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
         return
     request.getfixturevalue("redis_db")
     made = service_redis()
-    yield RedisCache(made.client, made.breaker)
+    yield RedisCache(made.lane, made.breaker)
     made.client.close()
 
 

@@ -227,6 +227,9 @@ class MemoryStorage:
     def __call__(self, *, write: bool = True, alone: bool = False) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self.store)
 
+    def reason(self) -> str | None:
+        return None
+
     def ping(self) -> bool:
         return True
 

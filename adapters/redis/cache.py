@@ -1,8 +1,11 @@
 """The shared response cache on Redis (see domain.ports.Cache).
 
-A write still tries its invalidation once even while the breaker is open (at
-most one timeout), because skipping it could leave other instances serving
-the old state.
+Key layout, the same on one node and on a Redis Cluster: each dependency's
+token is `<prefix>cache:v2:{<dependency>}`, and an entry lives beside the
+token of its first dependency (its home), as `<prefix>cache:v2:{<home>}:<key>`.
+The braces are a hash tag: a record's token and its entries share a slot, so
+a read is one MGET on one node, and different records spread over every
+shard. No key is read by every request.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -18,76 +22,81 @@ import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.client import new_token
-from adapters.redis.fast_path import fast_path_for
+from adapters.redis.lane import Lane
 from domain.ports import CacheUnavailable, Stamp
 
 log = logging.getLogger(__name__)
 _entry_codec = msgspec.msgpack.Encoder()
 _entry_decoder = msgspec.msgpack.Decoder(tuple[list[str], bytes])
+_RETRY_CAP_SECONDS = 5.0
 
 
 class RedisCache:
-    """Generation-token cache (see domain.ports.Cache) in one round trip per read.
+    """Generation-token cache (see domain.ports.Cache), one round trip a read.
 
-    A read is one MGET of the epoch, the dependency tokens and the entry.
+    A read is an MGET of the home dependency's token and the entry, and a GET
+    of each other dependency's token, sent together. The stamp it gives
+    starts with the home's token key, which places the entry's fill.
+
     Invalidation is attempted even while the breaker is open, since skipping
-    it would leave other instances serving the old state. When it still fails,
-    this process stops reading the cache and a background thread keeps trying
-    to give the epoch a new token, which drops every entry at once; after
-    that, reads resume. Tokens expire (unused ones would pile up otherwise):
-    an expired token is replaced by a fresh random one, which no entry has.
+    it would leave other instances serving the old state. When it still
+    fails, this process stops reading the cache and a background thread
+    keeps trying to renew those tokens, with growing pauses; once it has,
+    reads resume. Tokens expire (unused ones would pile up otherwise): an
+    expired token is replaced by a fresh random one, which no entry has.
     """
 
     def __init__(
         self,
-        client: redis.Redis,
+        lane: Lane,
         breaker: CircuitBreaker,
         ttl_seconds: int = 60,
-        prefix: str = "ema:cache:v1:",
-        epoch_retry_seconds: float = 0.25,
+        prefix: str = "ema:cache:v2:",
+        retry_seconds: float = 0.25,
     ) -> None:
-        self._client = client
-        self._fast_path = fast_path_for(client)
-        self._epoch_retry = epoch_retry_seconds
+        self._lane = lane
+        self._retry = retry_seconds
         self._breaker = breaker
         self._ttl = ttl_seconds
         self._token_ttl = 2 * ttl_seconds + 60
         self._prefix = prefix
-        self._epoch = f"{prefix}epoch"
-        self._pending = threading.Event()  # an invalidation failed: epoch must move
+        self._pending = threading.Event()  # tokens this process could not renew
         self._lock = threading.Lock()
-        self._missed = 0  # failed invalidations so far; the epoch must move after each
-        self._bumping = False
+        # Dependency -> invalidations of it that failed; renewed when unchanged.
+        self._missed: dict[str, int] = {}
+        self._renewing = False
 
     @property
-    def epoch_bump_pending(self) -> bool:
+    def renewal_pending(self) -> bool:
         return self._pending.is_set()
 
     def read(self, key: str, dependencies: Sequence[str]) -> tuple[bytes | None, Stamp]:
         if self._pending.is_set():
             # Entries may predate a write this process could not announce.
             raise CacheUnavailable()
-        command = self.read_command(key, dependencies)
-        reply = self._call(lambda: self._fast_path.call(*command, again=True))
-        return self.lookup(command, reply)
+        commands = self.read_commands(key, dependencies)
+        replies = self._call(lambda: self._lane.pipeline(commands, again=True))
+        return self.lookup(commands, replies)
 
-    def read_command(self, key: str, dependencies: Sequence[str]) -> tuple[str, ...]:
-        """read's one command, for a pipeline; lookup() reads its reply."""
-        return (
-            "MGET",
-            self._epoch,
-            *(self._dep(d) for d in dependencies),
-            self._entry(key),
-        )
+    def read_commands(
+        self, key: str, dependencies: Sequence[str]
+    ) -> list[tuple[str, ...]]:
+        """read's commands, for a pipeline; lookup() reads their replies."""
+        home, *others = dependencies
+        return [
+            ("MGET", self.token_key(home), self.entry_key(home, key)),
+            *(("GET", self.token_key(d)) for d in others),
+        ]
 
     def lookup(
-        self, command: tuple[str, ...], values: list[bytes | None]
+        self, commands: list[tuple[str, ...]], replies: list[Any]
     ) -> tuple[bytes | None, Stamp]:
-        names = list(command[1:-1])
-        tokens, raw = values[:-1], values[-1]
+        (token, raw), *other_tokens = replies
+        names = [commands[0][1], *(command[1] for command in commands[1:])]
+        tokens: list[bytes | None] = [token, *other_tokens]
         if None in tokens:
             tokens = self._call(lambda: self._ensure_tokens(names, tokens))
-        stamp = tuple(t.decode() for t in tokens if t is not None)
+        stamp = (names[0], *(t.decode() for t in tokens if t is not None))
         if raw is None:
             return None, stamp
         try:
@@ -98,24 +107,27 @@ class RedisCache:
 
     def fill(self, key: str, value: bytes, stamp: Stamp) -> None:
         entry = _entry_codec.encode((list(stamp), value))
-        self._call(
-            lambda: self._fast_path.call(
-                "SET", self._entry(key), entry, "EX", self._ttl
-            )
-        )
+        command = ("SET", f"{stamp[0]}:{key}", entry, "EX", self._ttl)
+        self._call(lambda: self._lane.call(*command))
 
     def invalidate(self, dependencies: Sequence[str]) -> None:
-        def renew() -> None:
-            ttl = self._token_ttl
-            self._fast_path.pipeline(
-                [("SET", self._dep(d), new_token(), "EX", ttl) for d in dependencies]
-            )
-
         try:
-            self._breaker.call(renew, force=True)
+            self._breaker.call(lambda: self._renew(dependencies), force=True)
         except (BreakerOpen, redis.RedisError) as exc:
-            self._schedule_epoch_bump()
+            self._schedule_renewal(dependencies)
             raise CacheUnavailable() from exc
+
+    def token_key(self, dependency: str) -> str:
+        return f"{self._prefix}{{{dependency}}}"
+
+    def entry_key(self, home: str, key: str) -> str:
+        return f"{self.token_key(home)}:{key}"
+
+    def _renew(self, dependencies: Sequence[str]) -> None:
+        ttl = self._token_ttl
+        self._lane.pipeline(
+            [("SET", self.token_key(d), new_token(), "EX", ttl) for d in dependencies]
+        )
 
     def _ensure_tokens(
         self, names: list[str], tokens: list[bytes | None]
@@ -123,55 +135,56 @@ class RedisCache:
         """Give missing tokens a value; SET NX GET keeps one a racer set first."""
         missing = [i for i, t in enumerate(tokens) if t is None]
         fresh = {i: new_token().encode() for i in missing}
-        commands = []
-        for i in missing:
-            expiry = () if names[i] == self._epoch else ("EX", self._token_ttl)
-            commands.append(("SET", names[i], fresh[i], "NX", "GET", *expiry))
-        for i, existing in zip(
-            missing, self._fast_path.pipeline(commands), strict=True
-        ):
+        commands = [
+            ("SET", names[i], fresh[i], "NX", "GET", "EX", self._token_ttl)
+            for i in missing
+        ]
+        for i, existing in zip(missing, self._lane.pipeline(commands), strict=True):
             tokens[i] = existing if existing is not None else fresh[i]
         return tokens
 
-    def _schedule_epoch_bump(self) -> None:
+    def _schedule_renewal(self, dependencies: Sequence[str]) -> None:
         with self._lock:
-            self._missed += 1
+            for dependency in dependencies:
+                self._missed[dependency] = self._missed.get(dependency, 0) + 1
             self._pending.set()
-            if self._bumping:
+            if self._renewing:
                 return
-            self._bumping = True
+            self._renewing = True
+        log.warning(
+            "cache invalidation failed; this process reads no cached entry "
+            "until it has renewed the tokens of %s",
+            ", ".join(dependencies),
+        )
         try:
             threading.Thread(
-                target=self._bump_epoch_until_done, name="cache-epoch", daemon=True
+                target=self._renew_until_done, name="cache-renewal", daemon=True
             ).start()
         except RuntimeError:
             with self._lock:
-                self._bumping = False
+                self._renewing = False
             raise
 
-    def _bump_epoch_until_done(self) -> None:
+    def _renew_until_done(self) -> None:
+        pause = self._retry
         while True:
             with self._lock:
-                covers = self._missed  # a SET from now on comes after their commits
+                todo = dict(self._missed)  # a renewal from now on follows their commits
             try:
-                self._breaker.call(
-                    lambda: self._client.set(self._epoch, new_token()), force=True
-                )
+                self._breaker.call(partial(self._renew, list(todo)), force=True)
             except Exception:  # BreakerOpen, or anything else: keep trying
-                time.sleep(self._epoch_retry)  # retry timer, not synchronisation
+                time.sleep(pause)  # retry timer, not synchronisation
+                pause = min(pause * 2, _RETRY_CAP_SECONDS)
                 continue
             with self._lock:
-                if self._missed == covers:
+                for dependency, failures in todo.items():
+                    if self._missed.get(dependency) == failures:
+                        del self._missed[dependency]
+                if not self._missed:
                     self._pending.clear()
-                    self._bumping = False
+                    self._renewing = False
                     break
-        log.warning("cache epoch renewed after a failed invalidation")
-
-    def _dep(self, dependency: str) -> str:
-        return f"{self._prefix}gen:{dependency}"
-
-    def _entry(self, key: str) -> str:
-        return f"{self._prefix}entry:{key}"
+        log.warning("cache tokens renewed after a failed invalidation; reading again")
 
     def _call(self, operation: Callable[[], Any]) -> Any:
         try:

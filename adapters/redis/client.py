@@ -7,6 +7,7 @@ breaker is open a Redis outage costs reads and rate-limit checks nothing.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -16,10 +17,58 @@ from adapters.breaker import CircuitBreaker
 from adapters.observer import BackendObserver
 from settings import RedisSettings
 
-# What means "Redis is not answering" (and trips the breaker). A command
-# error (ResponseError) is a bug or a misconfiguration, not an outage: it
-# bypasses the cache for that call without switching Redis off for everyone.
-REDIS_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+class DeploymentError(redis.RedisError):
+    """An error reply that says the deployment is misconfigured or failing
+    over (MOVED, CROSSSLOT, READONLY, OOM, NOAUTH, a script that will not
+    load...), not that this one call was wrong: it counts as an outage."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# Error replies that mean the deployment, not the call, is at fault.
+DEPLOYMENT_REPLIES = frozenset(
+    {
+        "MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN",
+        "READONLY", "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "NOSCRIPT",
+    }
+)  # fmt: skip
+# Of those, the ones only a Redis Cluster node gives.
+CLUSTER_REPLIES = frozenset({"MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN"})
+
+# What means "Redis is not answering as deployed" (and trips the breaker). Any
+# other command error is a bug of that call: it bypasses the cache for that
+# call without switching Redis off for everyone.
+REDIS_FAILURES = (redis.ConnectionError, redis.TimeoutError, OSError, DeploymentError)
+
+
+def reply_code(reply: Any) -> str | None:
+    """The error code of an error reply (MOVED, OOM...); None for a value."""
+    if isinstance(reply, redis.ResponseError):
+        code = reply.status_code or str(reply).split(" ", 1)[0]
+        return code.upper()
+    return None
+
+
+def deployment_error(reply: Any, where: str) -> DeploymentError | None:
+    """The reply as a DeploymentError when its code is one of those."""
+    code = reply_code(reply)
+    if code not in DEPLOYMENT_REPLIES:
+        return None
+    return DeploymentError(code.lower(), f"{code} {reply} (from {where})")
+
+
+def failure_kind(exc: BaseException) -> str:
+    """The `kind` label of backend_errors_total for a failed Redis call."""
+    if isinstance(exc, DeploymentError):
+        return exc.kind
+    if isinstance(exc, redis.TimeoutError):
+        return "timeout"
+    if isinstance(exc, redis.AuthenticationError):
+        return "auth"
+    return "connection"
 
 
 def connect_redis(settings: RedisSettings) -> redis.Redis:
@@ -34,11 +83,34 @@ def connect_redis(settings: RedisSettings) -> redis.Redis:
     )
 
 
+def client_like(seed: redis.Redis, host: str, port: int) -> redis.Redis:
+    """A client of another node, with the seed's settings (password, TLS,
+    timeouts, pool size): a cluster's nodes share them."""
+    pool = seed.connection_pool
+    kwargs = {**pool.connection_kwargs, "host": host, "port": port}
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            max_connections=pool.max_connections,
+            **kwargs,
+        )
+    )
+
+
+def address_of(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    if "path" in kwargs:
+        return str(kwargs["path"])
+    return f"{kwargs.get('host', 'localhost')}:{kwargs.get('port', 6379)}"
+
+
 def redis_breaker(
     settings: RedisSettings, observer: BackendObserver | None = None
 ) -> CircuitBreaker:
     cooldown = settings.breaker_cooldown_seconds
-    return CircuitBreaker("Redis", REDIS_FAILURES, cooldown, observer=observer)
+    return CircuitBreaker(
+        "Redis", REDIS_FAILURES, cooldown, observer=observer, kind_of=failure_kind
+    )
 
 
 def new_token() -> str:

@@ -1,5 +1,6 @@
-"""Every Redis adapter a deployment uses, over one client and one breaker,
-each in its own part of the key space under REDIS_KEY_PREFIX."""
+"""Every Redis adapter a deployment uses, over one lane and one breaker,
+each in its own part of the key space under REDIS_KEY_PREFIX: on one Redis
+node, or on a Redis Cluster (REDIS_CLUSTER=1) through the cluster path."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from dataclasses import dataclass
 from adapters.observer import BackendObserver
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import connect_redis, redis_breaker
+from adapters.redis.cluster_path import ClusterFastPath
+from adapters.redis.fast_path import fast_path_for
 from adapters.redis.health_check import RedisHealthCheck
 from adapters.redis.idempotency import RedisIdempotencyStore
+from adapters.redis.lane import Lane
 from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.redis.revocations import RedisRevocations
@@ -25,6 +29,7 @@ class RedisAdapters:
     # The limiter and the cache in one round trip.
     limited_read: RedisLimitedRead
     revocations: RedisRevocations
+    lane: Lane
 
 
 def open_redis(
@@ -32,16 +37,24 @@ def open_redis(
     cache_ttl_seconds: int,
     observer: BackendObserver | None = None,
 ) -> RedisAdapters:
-    client = connect_redis(settings)
+    seed = connect_redis(settings)
     breaker = redis_breaker(settings, observer)
     prefix = settings.key_prefix
-    cache = RedisCache(client, breaker, cache_ttl_seconds, prefix=f"{prefix}cache:v1:")
-    limiter = RedisRateLimiter(client, breaker, prefix=f"{prefix}rl:")
+    lane: Lane
+    if settings.cluster:
+        cluster = lane = ClusterFastPath(seed)
+        revocations = RedisRevocations(cluster.clients, f"{prefix}revoked")
+    else:
+        lane = fast_path_for(seed)
+        revocations = RedisRevocations(lambda: [seed], f"{prefix}revoked")
+    cache = RedisCache(lane, breaker, cache_ttl_seconds, prefix=f"{prefix}cache:v2:")
+    limiter = RedisRateLimiter(lane, breaker, prefix=f"{prefix}rl:")
     return RedisAdapters(
         cache,
         limiter,
-        RedisIdempotencyStore(client, breaker, prefix=f"{prefix}idem:"),
-        RedisHealthCheck(client, breaker),
-        RedisLimitedRead(client, breaker, limiter, cache),
-        RedisRevocations(client, f"{prefix}revoked"),
+        RedisIdempotencyStore(lane, breaker, prefix=f"{prefix}idem:"),
+        RedisHealthCheck(lane, breaker),
+        RedisLimitedRead(lane, breaker, limiter, cache),
+        revocations,
+        lane,
     )

@@ -34,8 +34,15 @@ from typing import Any, NoReturn
 
 import hiredis
 import redis
-from redis.exceptions import InvalidResponse, NoScriptError
+from redis.exceptions import InvalidResponse
 
+from adapters.redis.client import (
+    CLUSTER_REPLIES,
+    DeploymentError,
+    address_of,
+    reply_code,
+)
+from adapters.redis.lane import Script, ScriptBook, raise_first_error
 from adapters.redis.redis_private import error_reply, socket_of
 
 _fast_paths: weakref.WeakKeyDictionary[redis.Redis, FastPath] = (
@@ -61,33 +68,86 @@ _KEPT_PACKINGS = 4096
 
 
 class FastPath:
+    """The lane (adapters/redis/lane.py) of one Redis node.
+
+    A reply only a cluster node gives (MOVED, CROSSSLOT...) means REDIS_URL
+    names a Redis Cluster while REDIS_CLUSTER is not set: from then on every
+    call fails at once with a DeploymentError saying so, since the keys of
+    most slots are out of reach and the rest would be a partial service."""
+
     def __init__(self, client: redis.Redis) -> None:
+        self.client = client
         self._pool = client.connection_pool
         self._mine = threading.local()
         self._packed: dict[tuple[tuple[Any, ...], ...], bytes] = {}
+        self._scripts = ScriptBook()
+        self.address = address_of(client)
+        self._cluster_seen: DeploymentError | None = None
 
     def call(self, *args: Any, again: bool = False) -> Any:
-        """One command; its reply as redis-py parses it (bytes, not str)."""
         (reply,) = self.pipeline([args], again=again)
         return reply
 
     def pipeline(
         self, commands: Sequence[Sequence[Any]], again: bool = False
     ) -> list[Any]:
-        """Several commands in one round trip; their replies in order. An
-        error reply raises (redis.ResponseError) after every reply is read.
-        again=True: these exact commands recur (a client's limiter check, a
-        record's cache read), so their packed bytes are kept and reused;
-        packing costs more than sending."""
-        wire = self._wire()
-        payload = self._pack(wire.connection, commands, again)
-        try:
-            return wire.exchange(payload, len(commands))
-        except _Unanswered:
-            return wire.exchange(payload, len(commands))
+        if self._cluster_seen is not None:
+            raise DeploymentError(self._cluster_seen.kind, str(self._cluster_seen))
+        replies = self.exchange(commands, again)
+        for reply in replies:
+            if isinstance(reply, Exception):
+                return self._settle(commands, replies)
+        return replies
 
-    def script(self, source: str) -> FastPathScript:
-        return FastPathScript(self, source)
+    def script(self, source: str) -> Script:
+        return self._scripts.add(self, source)
+
+    def ping(self) -> None:
+        self.call("PING")
+
+    def exchange(
+        self, commands: Sequence[Sequence[Any]], again: bool = False
+    ) -> list[Any]:
+        """The commands sent and their replies read, error replies among them
+        as exceptions; a connection that broke while idle is replaced once."""
+        try:
+            return self.send(commands, again).receive(len(commands))
+        except Unanswered:
+            return self.send(commands, again).receive(len(commands))
+
+    def send(self, commands: Sequence[Sequence[Any]], again: bool = False) -> Wire:
+        """The commands written on this thread's connection; its wire, whose
+        receive() reads their replies (so a caller may send to other nodes
+        before reading any)."""
+        wire = self._wire()
+        wire.send(self._pack(wire.connection, commands, again))
+        return wire
+
+    def _settle(
+        self, commands: Sequence[Sequence[Any]], replies: list[Any]
+    ) -> list[Any]:
+        """Replies with an error among them: scripts Redis lost are loaded
+        and run once more; then the first error raises."""
+        unloaded = self._scripts.unloaded(commands, replies)
+        if unloaded:  # a restarted or flushed Redis
+            self.exchange(self._scripts.loads(commands, unloaded))
+            rerun = self.exchange([commands[i] for i in unloaded])
+            for i, reply in zip(unloaded, rerun, strict=True):
+                replies[i] = reply
+        self._notice_cluster(replies)
+        return raise_first_error(replies, self.address)
+
+    def _notice_cluster(self, replies: list[Any]) -> None:
+        for reply in replies:
+            code = reply_code(reply)
+            if code in CLUSTER_REPLIES:
+                self._cluster_seen = DeploymentError(
+                    str(code).lower(),
+                    f"{code} {reply}: the Redis at {self.address} is a Redis "
+                    "Cluster node, and this service is not in cluster mode; "
+                    "set REDIS_CLUSTER=1 (and restart)",
+                )
+                raise DeploymentError(self._cluster_seen.kind, str(self._cluster_seen))
 
     def _pack(
         self, connection: Any, commands: Sequence[Sequence[Any]], again: bool
@@ -102,26 +162,26 @@ class FastPath:
             packed = self._packed[key] = b"".join(connection.pack_commands(commands))
         return packed
 
-    def _wire(self) -> _Wire:
+    def _wire(self) -> Wire:
         held = getattr(self._mine, "held", None)
         if held is None or held[0] != _forks[0]:
-            held = self._mine.held = (_forks[0], _Wire(self._pool.get_connection()))
+            held = self._mine.held = (_forks[0], Wire(self._pool.get_connection()))
         return held[1]
 
 
-class _Unanswered(redis.ConnectionError):
+class Unanswered(redis.ConnectionError):
     """The connection failed before any reply came: the server did not run it."""
 
 
 def _closed(heard: bool, why: str) -> redis.ConnectionError:
-    kind = redis.ConnectionError if heard else _Unanswered
+    kind = redis.ConnectionError if heard else Unanswered
     return kind(f"Redis connection lost: {why}")
 
 
 _MORE = object()  # hiredis: the reply is not all here yet
 
 
-class _Wire:
+class Wire:
     """One thread's connection: redis-py connects it (and says HELLO, AUTH,
     SELECT), then the fast path sends on its socket and reads replies with a
     hiredis reader of its own."""
@@ -133,19 +193,21 @@ class _Wire:
         self._buffer = bytearray(65536)
         self._heard = False  # any reply bytes in this exchange yet
 
-    def exchange(self, payload: bytes, count: int) -> list[Any]:
-        """Sends the packed commands and reads count replies. An error reply
-        raises after every reply is read, so the connection stays in step."""
-        sock, reader = self._ready(), self._reader
+    def send(self, payload: bytes) -> None:
+        sock = self._ready()
         self._heard = False
         try:
             sock.sendall(payload)
         except BlockingIOError:  # SO_SNDTIMEO: part of it may have gone
             self._fail(redis.TimeoutError("Timeout writing to Redis"))
         except OSError as exc:
-            self._fail(_Unanswered(f"Error writing to Redis: {exc}"))
+            self._fail(Unanswered(f"Error writing to Redis: {exc}"))
+
+    def receive(self, count: int) -> list[Any]:
+        """count replies; an error reply is in the list as its exception, so
+        the connection stays in step."""
+        sock, reader = self._ready(), self._reader
         replies: list[Any] = []
-        error: redis.ResponseError | None = None
         while len(replies) < count:
             try:
                 reply = reader.gets()
@@ -153,13 +215,8 @@ class _Wire:
                 self._fail(redis.ConnectionError(f"Redis protocol error: {exc}"))
             if reply is _MORE:
                 self._receive(sock)
-            elif isinstance(reply, redis.ResponseError):
-                error = error or reply
-                replies.append(reply)
             else:
                 replies.append(reply)
-        if error is not None:
-            raise error
         return replies
 
     def _receive(self, sock: socket.socket) -> None:
@@ -202,26 +259,3 @@ class _Wire:
         self.connection.disconnect()
         self._socket = None
         raise error
-
-
-class FastPathScript:
-    """A Lua script run with EVALSHA, loaded again when Redis has lost it."""
-
-    def __init__(self, fast_path: FastPath, source: str) -> None:
-        self._fast_path = fast_path
-        self._source = source
-        self._sha: str | None = None
-
-    def __call__(self, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        try:
-            return self._fast_path.call(*self.command(keys, args), again=True)
-        except NoScriptError:  # a restarted or flushed Redis
-            self._sha = None
-            return self._fast_path.call(*self.command(keys, args), again=True)
-
-    def command(self, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, ...]:
-        """The EVALSHA to send (in a pipeline of the caller's); the script is
-        loaded first if this process has not loaded it yet."""
-        if self._sha is None:
-            self._sha = self._fast_path.call("SCRIPT", "LOAD", self._source).decode()
-        return ("EVALSHA", self._sha, len(keys), *keys, *args)

@@ -11,6 +11,7 @@ import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
 from adapters.redis.client import new_token
+from adapters.redis.lane import Lane
 from domain.ports import Claim, ClaimState, IdempotencyUnavailable, StoredResponse
 
 # Own the key if nobody does; else report what holds it.
@@ -49,19 +50,19 @@ return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 
 class RedisIdempotencyStore:
     def __init__(
-        self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:idem:"
+        self, lane: Lane, breaker: CircuitBreaker, prefix: str = "ema:idem:"
     ) -> None:
-        self._claim = client.register_script(_CLAIM)
-        self._complete = client.register_script(_COMPLETE)
-        self._release = client.register_script(_RELEASE)
-        self._renew = client.register_script(_RENEW)
+        self._claim = lane.script(_CLAIM)
+        self._complete = lane.script(_COMPLETE)
+        self._release = lane.script(_RELEASE)
+        self._renew = lane.script(_RENEW)
         self._breaker = breaker
         self._prefix = prefix
 
     def claim(self, key: str, fingerprint: str, pending_seconds: int) -> Claim:
         token = new_token()
         args: list[Any] = [fingerprint, token, pending_seconds * 1000]
-        held = self._run(lambda: self._claim(keys=[self._prefix + key], args=args))
+        held = self._run(lambda: self._claim([self._prefix + key], args, again=False))
         if held[0] == 1:
             return Claim(ClaimState.OWNED, token=token)
         stored_fingerprint, status, body, headers = held[1:]
@@ -87,15 +88,15 @@ class RedisIdempotencyStore:
             headers,
             keep_seconds * 1000,
         ]
-        self._run(lambda: self._complete(keys=[self._prefix + key], args=args))
+        self._run(lambda: self._complete([self._prefix + key], args, again=False))
 
     def release(self, key: str, token: str) -> None:
-        self._run(lambda: self._release(keys=[self._prefix + key], args=[token]))
+        self._run(lambda: self._release([self._prefix + key], [token], again=False))
 
     def renew(self, key: str, token: str, pending_seconds: int) -> bool:
         args: list[Any] = [token, pending_seconds * 1000]
         return bool(
-            self._run(lambda: self._renew(keys=[self._prefix + key], args=args))
+            self._run(lambda: self._renew([self._prefix + key], args, again=False))
         )
 
     def _run(self, operation: Callable[[], Any]) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 import redis
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
-from adapters.redis.fast_path import fast_path_for
+from adapters.redis.lane import Lane
 from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiterUnavailable
 from domain.ports.rate_limiter import EPOCH_SECONDS
@@ -48,9 +48,9 @@ class RedisRateLimiter:
     counted across every instance."""
 
     def __init__(
-        self, client: redis.Redis, breaker: CircuitBreaker, prefix: str = "ema:rl:"
+        self, lane: Lane, breaker: CircuitBreaker, prefix: str = "ema:rl:"
     ) -> None:
-        self._script = fast_path_for(client).script(_GCRA)
+        self._script = lane.script(_GCRA)
         self._breaker = breaker
         self._prefix = prefix
 

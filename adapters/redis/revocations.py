@@ -1,7 +1,9 @@
 """Revocation notices over Redis publish/subscribe: a revoked key is refused
 by every process within moments, not after AUTH_CACHE_SECONDS.
 
-Each serving process listens on one channel in a thread of its own. While
+Each serving process listens on one channel in a thread of its own. On a
+Redis Cluster a notice published on any node reaches every node, so the
+listener follows one node and moves to another when that one fails. While
 Redis does not answer, notices are lost: the listener says so once, and
 forgets every remembered key when it is back (it may have missed some); a
 process then trusts a key at most AUTH_CACHE_SECONDS, as without Redis.
@@ -9,9 +11,10 @@ process then trusts a key at most AUTH_CACHE_SECONDS, as without Redis.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import redis
 
@@ -20,19 +23,29 @@ RETRY_SECONDS = 1.0
 
 
 class RedisRevocations:
-    def __init__(self, client: redis.Redis, channel: str) -> None:
-        self._client = client
+    def __init__(
+        self, nodes: Callable[[], Sequence[redis.Redis]], channel: str
+    ) -> None:
+        """nodes: clients of the nodes to publish to and listen on, tried in turn."""
+        self._nodes = nodes
+        self._turn = itertools.count()
         self._channel = channel
         self._down = False
         self.stopped = threading.Event()  # for tests: end the listener
 
     def announce(self, key_id: int) -> bool:
+        failure: Exception | None = None
         try:
-            self._client.publish(self._channel, str(key_id))
-        except redis.RedisError as exc:
-            log.warning("could not announce the revocation of key %d: %s", key_id, exc)
-            return False
-        return True
+            for node in self._nodes():
+                try:
+                    node.publish(self._channel, str(key_id))
+                    return True
+                except redis.RedisError as exc:
+                    failure = exc
+        except redis.RedisError as exc:  # no node list to be had
+            failure = exc
+        log.warning("could not announce the revocation of key %d: %s", key_id, failure)
+        return False
 
     def listen(self, forget: Callable[[int | None], None]) -> None:
         threading.Thread(
@@ -54,7 +67,9 @@ class RedisRevocations:
                 self.stopped.wait(RETRY_SECONDS)  # paced retries, not a spin
 
     def _follow(self, forget: Callable[[int | None], None]) -> None:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        nodes = self._nodes()
+        node = nodes[next(self._turn) % len(nodes)]  # another one after a failure
+        pubsub = node.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
             pubsub.subscribe(self._channel)
             forget(None)  # notices sent while not listening are lost

@@ -129,7 +129,7 @@ class SqlUnitOfWork:
                 raise self._unavailable(close_exc) from close_exc
 
     def _unavailable(self, cause: BaseException | None = None) -> StorageUnavailable:
-        self._observer.backend_failed("database")
+        self._observer.backend_failed("database", _failure_kind(cause))
         self._outage.failed(cause)
         return StorageUnavailable()
 
@@ -171,6 +171,9 @@ class SqlStorage:
         # A lone statement autocommits: no BEGIN, no COMMIT, one round trip.
         return SqlUnitOfWork(self, write and not alone, lone_write=write and alone)
 
+    def reason(self) -> str | None:
+        return None
+
     def ping(self) -> bool:
         """Whether the database answers and takes writes (not a standby)."""
         check = "SELECT pg_is_in_recovery()" if is_postgres(self.db) else "SELECT 0"
@@ -189,3 +192,15 @@ class SqlStorage:
             self.db.close_all()
         else:
             self.db.close()
+
+
+def _failure_kind(exc: BaseException | None) -> str:
+    """The `kind` label of backend_errors_total for a failed database call."""
+    code = _pgcode(exc)
+    if code in _TIMED_OUT:
+        return "timeout"
+    if code in _READ_ONLY:
+        return "readonly"
+    if code in _NOT_MIGRATED:
+        return "schema"
+    return "connection"

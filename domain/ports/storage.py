@@ -135,6 +135,9 @@ class HealthCheck(Protocol):
     def ping(self) -> bool:
         """Whether the backing store answers right now."""
 
+    def reason(self) -> str | None:
+        """Why it does not, when known (for readiness), else None."""
+
 
 class Storage(UnitOfWorkFactory, HealthCheck, Protocol):
     """Where the records live: units of work over it, its health, its schema."""

@@ -53,8 +53,9 @@ class Metrics:
             ["group"], registry=registry,
         )  # fmt: skip
         self.backend_errors = Counter(
-            "backend_errors", "Calls to a backend that failed, by backend.",
-            ["backend"], registry=registry,
+            "backend_errors", "Calls to a backend that failed, by backend and "
+            "kind (timeout, connection, or an error reply's code such as moved).",
+            ["backend", "kind"], registry=registry,
         )  # fmt: skip
         self.breaker_open = Gauge(
             "redis_breaker_open", "1 while the Redis circuit breaker is open.",
@@ -92,8 +93,8 @@ class Metrics:
         return child
 
     # The BackendObserver the adapters report to.
-    def backend_failed(self, backend: str) -> None:
-        self.backend_errors.labels(backend).inc()
+    def backend_failed(self, backend: str, kind: str) -> None:
+        self._child(self.backend_errors, backend, kind).inc()
 
     def breaker_changed(self, backend: str, is_open: bool) -> None:
         self.breaker_open.set(int(is_open))

@@ -16,10 +16,16 @@ import redis
 
 from adapters.memory.cache import MemoryCache
 from adapters.redis.cache import RedisCache
+from adapters.redis.cluster_path import ClusterFastPath
 from domain.ports import Cache
 from tests.support.clocks import ManualClock
 from tests.support.polling import poll
-from tests.support.redis_clients import service_redis
+from tests.support.redis_clients import (
+    REDIS_KINDS,
+    ServiceRedis,
+    redis_of_kind,
+    service_redis,
+)
 
 TTL = 5
 
@@ -32,7 +38,7 @@ class Subject:
     let_ttl_pass: Callable[[int], None]
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 def subject(
     request: pytest.FixtureRequest, fake_clock: ManualClock
 ) -> Iterator[Subject]:
@@ -43,17 +49,16 @@ def subject(
 
         yield Subject(make_memory, fake_clock.advance)
         return
-    db: redis.Redis = request.getfixturevalue("redis_db")
     clients: list[redis.Redis] = []
+    made = redis_of_kind(request, request.param)
+    clients.append(made.client)
 
     def make_redis(ttl: int) -> Cache:
-        made = service_redis()
-        clients.append(made.client)
-        return RedisCache(made.client, made.breaker, ttl_seconds=ttl)
+        return RedisCache(made.lane, made.breaker, ttl_seconds=ttl)
 
     def let_ttl_pass(ttl: int) -> None:
         poll(
-            lambda: not db.keys("ema:cache:v1:entry:*"),
+            lambda: not _entries(made),
             within=ttl + 3,
             what="Redis to expire the cache entries",
         )
@@ -204,8 +209,8 @@ def two_redis_caches(redis_db: redis.Redis) -> Iterator[tuple[Cache, Cache]]:
     made = [service_redis(), service_redis()]
     clients = [m.client for m in made]
     yield (
-        RedisCache(made[0].client, made[0].breaker, ttl_seconds=TTL),
-        RedisCache(made[1].client, made[1].breaker, ttl_seconds=TTL),
+        RedisCache(made[0].lane, made[0].breaker, ttl_seconds=TTL),
+        RedisCache(made[1].lane, made[1].breaker, ttl_seconds=TTL),
     )
     for client in clients:
         client.close()
@@ -242,9 +247,9 @@ def test_redis_entries_are_stored_with_the_configured_ttl(
     redis_db: redis.Redis,
 ) -> None:
     made = service_redis()
-    cache = RedisCache(made.client, made.breaker, ttl_seconds=60)
+    cache = RedisCache(made.lane, made.breaker, ttl_seconds=60)
     filled(cache, "employee:1", ["employee:1"], b"ada")
-    (key,) = redis_db.keys("ema:cache:v1:entry:*")
+    (key,) = redis_db.keys("ema:cache:v2:{*}:*")
     assert 50 <= redis_db.ttl(key) <= 60
     made.client.close()
 
@@ -255,5 +260,13 @@ def test_a_redis_entry_whose_dependency_token_was_evicted_misses(
     cache, _other = two_redis_caches
     filled(cache, "employee:1", ["employee:1"], b"ada")
     # Under memory pressure Redis may evict a token but keep the entry.
-    assert redis_db.delete("ema:cache:v1:gen:employee:1") == 1
+    assert redis_db.delete("ema:cache:v2:{employee:1}") == 1
     assert cache.read("employee:1", ["employee:1"])[0] is None
+
+
+def _entries(made: ServiceRedis) -> list[bytes]:
+    """The cache entries (not the tokens) on every node of made's Redis."""
+    clients = (
+        made.lane.clients() if isinstance(made.lane, ClusterFastPath) else [made.client]
+    )
+    return [key for c in clients for key in c.keys("ema:cache:v2:{*}:*")]

@@ -20,7 +20,7 @@ from adapters.redis.idempotency import RedisIdempotencyStore
 from domain.ports import ClaimState, IdempotencyStore, StoredResponse
 from tests.support.clocks import ManualClock
 from tests.support.polling import poll
-from tests.support.redis_clients import service_redis
+from tests.support.redis_clients import REDIS_KINDS, redis_of_kind, service_redis
 
 ANSWER = StoredResponse(201, b'{"id":1}', (("Location", "/v1/employees/1"),))
 
@@ -31,16 +31,15 @@ class Subject:
     let_pass: Callable[[float], None]  # make this many seconds go by
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 def subject(request: pytest.FixtureRequest) -> Iterator[Subject]:
     if request.param == "memory":
         clock = ManualClock()
         yield Subject(MemoryIdempotencyStore(clock), clock.advance)
         return
-    request.getfixturevalue("redis_db")
-    made = service_redis()
+    made = redis_of_kind(request, request.param)
     client = made.client
-    store = RedisIdempotencyStore(client, made.breaker)
+    store = RedisIdempotencyStore(made.lane, made.breaker)
 
     def let_pass(seconds: float) -> None:
         probe = f"probe-{seconds}"
@@ -153,7 +152,7 @@ def test_of_many_concurrent_claims_exactly_one_owns_the_key(subject: Subject) ->
 def test_redis_keys_carry_the_prefix(redis_db: redis.Redis) -> None:
     made = service_redis()
     client = made.client
-    store = RedisIdempotencyStore(client, made.breaker, prefix="dep-a:idem:")
+    store = RedisIdempotencyStore(made.lane, made.breaker, prefix="dep-a:idem:")
     store.claim("k", "fp", 60)
     assert redis_db.keys("*") == [b"dep-a:idem:k"]
     client.close()

@@ -23,7 +23,7 @@ from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiter
 from tests.support.clocks import ManualClock
 from tests.support.polling import wait_for
-from tests.support.redis_clients import service_redis
+from tests.support.redis_clients import REDIS_KINDS, redis_of_kind, service_redis
 
 MINUTE = Quota(5, 60)
 
@@ -45,7 +45,7 @@ class Subject:
             self.pass_time(0.05)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 def subject(
     request: pytest.FixtureRequest, fake_clock: ManualClock
 ) -> Iterator[Subject]:
@@ -57,12 +57,11 @@ def subject(
             lambda: fake_clock() - start,
         )
         return
-    request.getfixturevalue("redis_db")
-    made = service_redis()
+    made = redis_of_kind(request, request.param)
     client = made.client
     began = time.monotonic()
     yield Subject(
-        RedisRateLimiter(client, made.breaker),
+        RedisRateLimiter(made.lane, made.breaker),
         wait_for,
         lambda: time.monotonic() - began,
     )
@@ -197,7 +196,7 @@ def test_a_large_quota_is_exact_at_its_edge(fake_clock: ManualClock) -> None:
 
 def test_two_instances_on_one_redis_share_one_quota(redis_db: redis.Redis) -> None:
     made = [service_redis(), service_redis()]
-    limiters = [RedisRateLimiter(m.client, m.breaker) for m in made]
+    limiters = [RedisRateLimiter(m.lane, m.breaker) for m in made]
     decisions = [limiters[i % 2].hit("employees:ip:a", MINUTE) for i in range(10)]
     assert [d.allowed for d in decisions] == [True] * 5 + [False] * 5
     assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
@@ -210,7 +209,7 @@ def test_the_redis_state_is_one_small_key_that_expires_when_whole(
 ) -> None:
     made = service_redis()
     client = made.client
-    limiter = RedisRateLimiter(client, made.breaker)
+    limiter = RedisRateLimiter(made.lane, made.breaker)
     limiter.hit("c", Quota(3, 30))  # given back in 10 s
     (key,) = redis_db.keys("ema:rl:*")
     assert 9_000 <= redis_db.pttl(key) <= 10_000
@@ -228,7 +227,7 @@ def test_the_redis_state_is_one_small_key_that_expires_when_whole(
 def test_a_large_redis_quota_is_exact_at_its_edge(redis_db: redis.Redis) -> None:
     made = service_redis()
     client = made.client
-    limiter = RedisRateLimiter(client, made.breaker)
+    limiter = RedisRateLimiter(made.lane, made.breaker)
     quota = Quota(2_000, 86_400)  # no request is given back during the burst
     allowed = [limiter.hit("edge", quota).allowed for _ in range(2_001)]
     assert allowed.count(True) == 2_000 and not allowed[-1]

@@ -12,10 +12,11 @@ import pytest
 import redis
 
 from adapters.memory.revocations import LocalRevocations
+from adapters.redis.cluster_path import ClusterFastPath
 from adapters.redis.revocations import RedisRevocations
 from domain.ports import RevocationNotices
 from tests.support.polling import poll
-from tests.support.redis_clients import service_redis
+from tests.support.redis_clients import REDIS_KINDS, redis_of_kind
 from tests.support.services import RedisServer
 
 
@@ -28,16 +29,24 @@ class Pair:
     subscribes: bool
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", *REDIS_KINDS])
 def pair(request: pytest.FixtureRequest) -> Iterator[Pair]:
     if request.param == "memory":
         shared = LocalRevocations()  # one process: one set of listeners
         yield Pair(shared, shared, subscribes=False)
         return
-    request.getfixturevalue("redis_db")
     channel = f"test:revoked:{uuid.uuid4().hex}"
-    a = RedisRevocations(service_redis().client, channel)
-    b = RedisRevocations(service_redis().client, channel)
+    one, other = (redis_of_kind(request, request.param) for _ in range(2))
+    if isinstance(one.lane, ClusterFastPath) and isinstance(
+        other.lane, ClusterFastPath
+    ):
+        # Publisher and listener on different nodes of the cluster.
+        first, last = one.lane, other.lane
+        a = RedisRevocations(first.clients, channel)
+        b = RedisRevocations(lambda: last.clients()[::-1], channel)
+    else:
+        a = RedisRevocations(lambda: [one.client], channel)
+        b = RedisRevocations(lambda: [other.client], channel)
     yield Pair(a, b, subscribes=True)
     for notices in (a, b):
         notices.stopped.set()
@@ -77,7 +86,7 @@ def test_with_redis_down_notices_are_said_lost_once_and_resume_forgetting_all(
 ) -> None:
     caplog.set_level(logging.WARNING)
     client = redis.Redis.from_url(own_redis.url, socket_timeout=0.25)
-    notices = RedisRevocations(client, "revoked")
+    notices = RedisRevocations(lambda: [client], "revoked")
     heard = listening(notices)
     poll(lambda: heard == [None], within=5, what="subscribed")
     own_redis.stop()

@@ -113,7 +113,7 @@ def test_a_missing_record_is_a_miss_every_time_and_never_cached(
 
 def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> None:
     made = service_redis(f"redis://127.0.0.1:{free_port()}/0")
-    cache = RedisCache(made.client, made.breaker)
+    cache = RedisCache(made.lane, made.breaker)
     backends = HeldBackends(MemoryRateLimiter(), cache, stats)
     app = compose_app(MemoryStorage(), backends, HttpSettings(rate_limits=GENEROUS))
     client = testing.TestClient(app)
@@ -121,9 +121,9 @@ def test_reads_with_the_cache_unreachable_count_as_misses(stats: Metrics) -> Non
     for _ in range(3):
         assert client.simulate_get(f"/v1/employees/{ada}").status_code == 200
     assert counts(stats) == (0, 3)
-    # The create could not invalidate, so reads bypass the cache until the
-    # epoch is renewed; nothing stale can be served meanwhile.
-    assert cache.epoch_bump_pending
+    # The create could not invalidate, so reads bypass the cache until its
+    # token is renewed; nothing stale can be served meanwhile.
+    assert cache.renewal_pending
 
 
 def test_rate_limit_rejections_are_counted_by_group(stats: Metrics) -> None:

@@ -171,7 +171,9 @@ def test_an_instance_stays_up_through_a_redis_restart_and_resumes_caching_and_li
     )
     path = f"/v1/employees/{created.json['id']}"
     assert has_limit_headers(ok(http.get(path)))
-    entry = f"ema:cache:v1:entry:employee:{created.json['id']}"
+    entry = (
+        f"ema:cache:v2:{{employee:{created.json['id']}}}:employee:{created.json['id']}"
+    )
     assert own_redis.client().exists(entry)
 
     own_redis.stop()
@@ -191,7 +193,7 @@ def test_an_instance_stays_up_through_a_redis_restart_and_resumes_caching_and_li
     assert back.json == created.json
     assert ok(http.get("/health/ready")).json["checks"]["redis"] == "ok"
     # Writes during the outage could not invalidate: the instance reads past the
-    # cache until it has renewed the cache epoch in the background, then fills.
+    # cache until it has renewed their tokens in the background, then fills.
     poll(
         lambda: ok(http.get(path)) and own_redis.client().exists(entry),
         within=10,
@@ -232,8 +234,8 @@ class Composed:
         self.stats = Metrics()
         quotas = {"employees": Quota(1000, 60), "managers": Quota(1000, 60)}
         backends = HeldBackends(
-            RedisRateLimiter(self.client, self.breaker),
-            RedisCache(self.client, self.breaker),
+            RedisRateLimiter(made.lane, self.breaker),
+            RedisCache(made.lane, self.breaker),
             self.stats,
         )
         http = HttpSettings(rate_limits=RateLimitSettings(quotas, fail_closed))
@@ -241,7 +243,7 @@ class Composed:
             MemoryStorage(),
             backends,
             http,
-            redis_health=RedisHealthCheck(self.client, self.breaker),
+            redis_health=RedisHealthCheck(made.lane, self.breaker),
         )
         self.http = testing.TestClient(app)
 
@@ -337,8 +339,8 @@ def test_after_redis_returns_with_its_data_other_instances_soon_see_a_missed_wri
     patched = a.simulate_patch(f"/v1/employees/{eid}", json={"title": "New"})
     assert patched.status_code == 200
     own_redis.start()
-    # The documented gap: b cannot know of a's write until a renews the cache
-    # epoch, which a retries in the background every 0.25 s until Redis answers.
+    # The documented gap: b cannot know of a's write until a renews its token,
+    # which a retries in the background (0.25 s, then longer) until Redis answers.
     poll(
         lambda: b.simulate_get(f"/v1/employees/{eid}").json == patched.json,
         within=5,
@@ -352,8 +354,9 @@ def test_the_first_cache_read_after_an_outage_does_not_serve_an_entry_it_missed(
     own_redis: RedisServer, fake_clock: ManualClock
 ) -> None:
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, 2.0, clock=fake_clock)
-    client = service_redis(own_redis.url).client
-    cache = RedisCache(client, breaker)
+    made = service_redis(own_redis.url)
+    client = made.client
+    cache = RedisCache(made.lane, breaker)
     _value, stamp = cache.read("employee:1", ["employee:1"])
     cache.fill("employee:1", b"version 1", stamp)
     own_redis.stop(save=True)
@@ -361,11 +364,11 @@ def test_the_first_cache_read_after_an_outage_does_not_serve_an_entry_it_missed(
         cache.invalidate(["employee:1"])  # the write of version 2 cannot invalidate
     own_redis.start()
     fake_clock.advance(2.0)
-    # Until the epoch is renewed in the background, reads bypass the cache ...
+    # Until the token is renewed in the background, reads bypass the cache ...
     poll(
-        lambda: not cache.epoch_bump_pending,
+        lambda: not cache.renewal_pending,
         within=10,
-        what="the cache epoch to be renewed",
+        what="the token to be renewed",
     )
     # ... and after that, the entry filled before the write is never served.
     value, _stamp = cache.read("employee:1", ["employee:1"])

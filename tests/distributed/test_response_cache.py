@@ -95,7 +95,7 @@ def test_without_a_cache_every_read_is_built() -> None:
 def test_with_the_cache_backend_down_reads_are_built_and_writes_go_through() -> None:
     made = service_redis(f"redis://127.0.0.1:{free_port()}/0")
     stats = Metrics()
-    responses = ResponseCache(RedisCache(made.client, made.breaker), stats)
+    responses = ResponseCache(RedisCache(made.lane, made.breaker), stats)
     source = Source(b"v1")
     for _ in range(3):
         assert responses.get("employee:1", DEPS, source.build).body == b"v1"
@@ -111,7 +111,7 @@ def test_a_write_through_one_instance_invalidates_the_other_instances_reads(
     redis_db: redis.Redis,
 ) -> None:
     made = [service_redis(), service_redis()]
-    a, b = (ResponseCache(RedisCache(m.client, m.breaker), Metrics()) for m in made)
+    a, b = (ResponseCache(RedisCache(m.lane, m.breaker), Metrics()) for m in made)
     source = Source(b"v1")
     b.get("employee:1", DEPS, source.build)
     b.get("employee:1", DEPS, source.build)
@@ -136,7 +136,7 @@ def test_a_redis_command_error_bypasses_the_cache_without_tripping_the_breaker(
 ) -> None:
     # Trips on the first outage-like failure, so any miscount shows.
     breaker = CircuitBreaker("Redis", REDIS_FAILURES, threshold=1)
-    cache = RedisCache(service_redis().client, breaker, ttl_seconds=0)  # EX 0: refused
+    cache = RedisCache(service_redis().lane, breaker, ttl_seconds=0)  # EX 0: refused
     responses = ResponseCache(cache, Metrics())
     for _ in range(10):
         assert responses.get("k", DEPS, lambda: CachedResponse(b"x")).body == b"x"

@@ -118,7 +118,9 @@ def test_a_simultaneous_burst_from_one_client_gets_exactly_the_limit_through(
 
 
 def cached(db: redis.Redis, key: str) -> bool:
-    return bool(db.exists(f"ema:cache:v1:entry:{key}"))
+    # An entry is "<prefix>cache:v2:{<its first dependency>}:<key>".
+    ending = f"}}:{key}".encode()
+    return any(name.endswith(ending) for name in db.scan_iter("ema:cache:v2:*"))
 
 
 def warm(reader: Http, path: str, db: redis.Redis, key: str) -> Reply:

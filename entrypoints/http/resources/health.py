@@ -12,10 +12,12 @@ from entrypoints.http.problems import unavailable
 
 
 class Status(Struct, omit_defaults=True):
-    """ "ok"; readiness adds each backend's state ("ok" or "degraded")."""
+    """ "ok"; readiness adds each backend's state ("ok" or "degraded"), and
+    for a degraded one, why, when known."""
 
     status: str
     checks: dict[str, str] | None = None
+    reasons: dict[str, str] | None = None
 
 
 class LiveResource:
@@ -41,12 +43,20 @@ class ReadyResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._draining():
             raise unavailable("Shutting down.")
-        down = [name for name, check in self._required.items() if not check.ping()]
+        down = [
+            f"{name} ({check.reason()})" if check.reason() else name
+            for name, check in self._required.items()
+            if not check.ping()
+        ]
         if down:
             raise unavailable(f"Not answering: {', '.join(down)}.")
         checks = {name: "ok" for name in self._required}
+        reasons: dict[str, str] = {}
         for name, check in self._optional.items():
             checks[name] = "ok" if check.ping() else "degraded"
-        resp.media = Status("ok", checks)
+            reason = check.reason() if checks[name] == "degraded" else None
+            if reason:
+                reasons[name] = reason
+        resp.media = Status("ok", checks, reasons or None)
 
     on_head = on_get

@@ -34,9 +34,10 @@ class TeamResource:
 
     def list_entry(self, req: falcon.Request, params: Mapping[str, int]) -> CacheEntry:
         """A page of the team. It changes with any employee, and vanishes with
-        its manager."""
+        its manager. The manager comes first: a shared cache may place the
+        entry by its first dependency, so pages of different teams spread."""
         key = query_key("team", req.path, sorted(req.params.items()))
-        return CacheEntry(key, [EMPLOYEES, manager_key(params["manager_id"])])
+        return CacheEntry(key, [manager_key(params["manager_id"]), EMPLOYEES])
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, manager_id: int
