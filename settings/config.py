@@ -12,7 +12,7 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from domain.api_keys import Quota
 from settings.server import ServerSettings, read_server
@@ -209,6 +209,11 @@ def _redis(env: Environment, database: str) -> RedisSettings | None:
         url = f"redis://{auth}{host}:{port}/0"
     if url is None:
         return None
+    if cluster and urlsplit(url).path.strip("/") not in ("", "0"):
+        raise SettingsError(
+            "REDIS_URL: must name database 0 with REDIS_CLUSTER=1 (a Redis "
+            "Cluster has no other)"
+        )
     return RedisSettings(
         url, timeout_ms / 1000, cooldown, key_prefix=prefix, cluster=cluster
     )

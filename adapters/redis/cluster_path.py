@@ -24,36 +24,21 @@ replica the cluster promotes is followed within moments.
 
 from __future__ import annotations
 
-import contextlib
 import threading
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.crc import REDIS_CLUSTER_HASH_SLOTS, key_slot
 from redis.exceptions import AskError, MovedError
 
 from adapters.redis.client import address_of, client_like, reply_code
-from adapters.redis.fast_path import FastPath, Unanswered, Wire
+from adapters.redis.fast_path import FastPath
 from adapters.redis.lane import Script, ScriptBook, raise_first_error
+from adapters.redis.slot_map import Node, SlotMap, slot_of
+from adapters.redis.wire import Unanswered, Wire
 
-Node = tuple[str, int]
 _MAP_STALE = frozenset({"READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"})
 _SENDS = 3  # a command and at most two redirections
-
-
-def slot_of(command: Sequence[Any]) -> int | None:
-    """The slot of a command's keys; None for a command without keys."""
-    if command[0] in ("EVALSHA", "EVAL"):
-        key = command[3] if int(command[2]) > 0 else None
-    elif command[0] in ("PING", "SCRIPT", "CLUSTER", "INFO"):
-        key = None
-    else:
-        key = command[1]
-    if key is None:
-        return None
-    return key_slot(key.encode() if isinstance(key, str) else key)
 
 
 class ClusterFastPath:
@@ -62,15 +47,10 @@ class ClusterFastPath:
         self._seed = seed
         self.address = address_of(seed)
         kwargs = seed.connection_pool.connection_kwargs
-        self._known: list[Node] = [
-            (kwargs.get("host", "localhost"), kwargs.get("port", 6379))
-        ]
+        first = (str(kwargs.get("host", "localhost")), int(kwargs.get("port", 6379)))
         self._paths: dict[Node, FastPath] = {}
-        self._owners: list[Node | None] = []
         self._lock = threading.Lock()
-        self._refresh_lock = threading.Lock()
-        self._refresh_every = refresh_seconds
-        self._refreshed_at = -refresh_seconds
+        self._map = SlotMap(first, self._cluster_slots, refresh_seconds)
         self._scripts = ScriptBook()
 
     def call(self, *args: Any, again: bool = False) -> Any:
@@ -89,7 +69,7 @@ class ClusterFastPath:
         raise_first_error(replies, self.address)
 
     def primaries(self) -> list[Node]:
-        return sorted({node for node in self._map() if node is not None})
+        return self._map.primaries()
 
     def clients(self) -> list[redis.Redis]:
         """A client of each primary (for publish and subscribe)."""
@@ -98,12 +78,11 @@ class ClusterFastPath:
     def pipeline(
         self, commands: Sequence[Sequence[Any]], again: bool = False
     ) -> list[Any]:
-        owners = self._map()
         replies: list[Any] = [None] * len(commands)
         plan: dict[Node, list[int]] = {}
         for i, command in enumerate(commands):
             slot = slot_of(command)
-            node = owners[slot] if slot is not None else self._known[0]
+            node = self._map.owner(slot)
             if node is None:
                 raise redis.ConnectionError(
                     f"slot {slot} has no primary in the Redis Cluster's map "
@@ -153,7 +132,7 @@ class ClusterFastPath:
                 continue
             _unbatch(got, which, asking, replies)
         if failure is not None:
-            self._refresh_quietly()  # a failover? the next call finds the new primary
+            self._map.refresh_quietly()  # a failover? the next call finds it
             raise failure
 
     def _redirected(
@@ -175,22 +154,15 @@ class ClusterFastPath:
             if isinstance(reply, AskError):  # MOVED too
                 node = (str(reply.host), int(reply.port))
                 if isinstance(reply, MovedError):
-                    self._moved(reply.slot_id, node)
+                    self._map.moved(reply.slot_id, node)
                 else:
                     asking.add(i)
                 plan.setdefault(node, []).append(i)
             elif i in sent_to and reply_code(reply) in _MAP_STALE:
-                self._refresh_quietly(force=True)
-                slot = slot_of(commands[i])
-                owner = self._owners[slot] if slot is not None else None
+                self._map.refresh_quietly(force=True)
+                owner = self._map.owner(slot_of(commands[i]))
                 plan.setdefault(owner or sent_to[i], []).append(i)
         return plan, asking
-
-    def _moved(self, slot: int, node: Node) -> None:
-        with self._lock:
-            if self._owners:
-                self._owners[slot] = node
-        self._refresh_quietly()
 
     def _path(self, node: Node) -> FastPath:
         path = self._paths.get(node)
@@ -202,42 +174,9 @@ class ClusterFastPath:
                     path = self._paths[node] = FastPath(client)
         return path
 
-    def _map(self) -> list[Node | None]:
-        owners = self._owners
-        return owners if owners else self._refresh(force=True)
-
-    def _refresh_quietly(self, force: bool = False) -> None:
-        # The call that needed it raises its own error.
-        with contextlib.suppress(redis.RedisError):
-            self._refresh(force)
-
-    def _refresh(self, force: bool = False) -> list[Node | None]:
-        """The slot map read again from the first node that answers; at most
-        once a second unless forced, and by one thread at a time."""
-        if not force and time.monotonic() - self._refreshed_at < self._refresh_every:
-            return self._owners
-        with self._refresh_lock:
-            if self._owners and time.monotonic() - self._refreshed_at < 0.05:
-                return self._owners  # another thread just did
-            self._refreshed_at = time.monotonic()
-            tried: list[str] = []
-            for node in list(self._known):
-                try:
-                    (slots,) = self._path(node).exchange([("CLUSTER", "SLOTS")])
-                except redis.RedisError as exc:
-                    tried.append(f"{node[0]}:{node[1]}: {exc}")
-                    continue
-                if isinstance(slots, Exception):
-                    tried.append(f"{node[0]}:{node[1]}: {slots}")
-                    continue
-                owners, nodes = _parse_slots(slots, node)
-                with self._lock:
-                    self._owners = owners
-                    self._known = [node, *(n for n in nodes if n != node)]
-                return owners
-        raise redis.ConnectionError(
-            "no node of the Redis Cluster gave its slot map: " + "; ".join(tried)
-        )
+    def _cluster_slots(self, node: Node) -> Any:
+        (slots,) = self._path(node).exchange([("CLUSTER", "SLOTS")])
+        return slots
 
 
 def _batch(
@@ -260,19 +199,3 @@ def _unbatch(
             position += 1  # ASKING's own OK
         replies[i] = got[position]
         position += 1
-
-
-def _parse_slots(
-    slots: Iterable[Any], asked: Node
-) -> tuple[list[Node | None], list[Node]]:
-    """CLUSTER SLOTS: the owner of each slot, and every node named."""
-    owners: list[Node | None] = [None] * REDIS_CLUSTER_HASH_SLOTS
-    nodes: list[Node] = []
-    for start, end, *servers in slots:
-        for i, (host, port, *_) in enumerate(servers):
-            name = host.decode() if isinstance(host, bytes) else str(host)
-            node = (name or asked[0], int(port))
-            nodes.append(node)
-            if i == 0:
-                owners[int(start) : int(end) + 1] = [node] * (int(end) - int(start) + 1)
-    return owners, list(dict.fromkeys(nodes))

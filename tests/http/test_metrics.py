@@ -127,7 +127,7 @@ def test_a_dead_redis_shows_as_errors_and_an_open_breaker() -> None:
     )
     for _ in range(4):  # the breaker opens after three failures in a row
         assert client.simulate_get("/v1/managers").status_code == 200
-    assert samples(client, "backend_errors_total")[("redis",)] >= 3
+    assert samples(client, "backend_errors_total")[("connection", "redis")] >= 3
     assert samples(client, "redis_breaker_open") == {(): 1.0}
 
 

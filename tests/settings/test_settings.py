@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from domain.api_keys import Quota
-from settings import MEMORY_URL, Settings, SettingsError, variable_names
+from settings import (
+    MEMORY_URL,
+    RedisSettings,
+    Settings,
+    SettingsError,
+    variable_names,
+)
 from tests.support.paths import ROOT
 from tests.support.processes import employee_api
 
@@ -223,6 +229,20 @@ def test_redis_key_prefixes_differ_per_database_and_can_be_set() -> None:
     assert one != prefix(DATABASE_URL="postgresql://app:a@db/two")
     assert prefix(DATABASE_URL=MEMORY_URL) != prefix(DATABASE_URL=MEMORY_URL)
     assert prefix(REDIS_KEY_PREFIX="prod-eu:") == "prod-eu:"
+
+
+def test_cluster_mode_is_a_flag_and_refuses_what_would_defeat_it() -> None:
+    def redis(**env: str) -> RedisSettings | None:
+        return Settings.from_env({"REDIS_URL": "redis://node:7000/0", **env}).redis
+
+    assert redis() == redis(REDIS_CLUSTER="0")
+    on = redis(REDIS_CLUSTER="1")
+    assert on is not None and on.cluster
+    # A tag in the prefix would pin every key to one slot.
+    with pytest.raises(SettingsError, match="must not contain braces"):
+        redis(REDIS_CLUSTER="1", REDIS_KEY_PREFIX="{ema}:")
+    with pytest.raises(SettingsError, match="database 0"):
+        redis(REDIS_CLUSTER="1", REDIS_URL="redis://node:7000/15")
 
 
 def test_the_redis_pool_has_a_connection_for_every_thread_and_more() -> None:
