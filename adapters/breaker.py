@@ -19,10 +19,13 @@ class BreakerOpen(Exception):
 
 
 class CircuitBreaker:
-    """Closed: calls go through. After `threshold` failures in a row it opens:
-    calls fail at once until the cooldown ends; then one call probes, and its
-    outcome closes or reopens the circuit. Transitions are logged once each,
-    not per call."""
+    """Closed: calls go through. After `threshold` failures in a row it opens
+    (after one, for a failure in `at_once`: one that does not pass between
+    two calls, such as a full Redis refusing writes while it still serves
+    reads): calls fail at once until the cooldown ends; then one call probes
+    (with `probe` first, when given: a check that every kind of call would
+    pass), and its outcome closes or reopens the circuit. Transitions are
+    logged once each, not per call."""
 
     def __init__(
         self,
@@ -34,6 +37,8 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
         observer: BackendObserver | None = None,
         kind_of: Callable[[BaseException], str] = lambda exc: "error",
+        at_once: tuple[type[BaseException], ...] = (),
+        probe: Callable[[], object] | None = None,
     ) -> None:
         self.name = name
         self._observer = observer or NoObserver()
@@ -46,6 +51,8 @@ class CircuitBreaker:
         self._failed_in_a_row = 0
         self._retry_at = 0.0
         self._kind_of = kind_of
+        self._at_once = at_once
+        self._probe = probe
         self._last_failure = ""
 
     @property
@@ -77,6 +84,14 @@ class CircuitBreaker:
             if not force and now < self._retry_at:
                 raise BreakerOpen(self.name)
             self._retry_at = now + self._cooldown  # one probe per cooldown
+        if self._probe is None or force:
+            return
+        try:
+            self._probe()
+        except self._failures as exc:
+            self._failed(exc)
+            raise BreakerOpen(self.name) from exc
+        self._succeeded()
 
     def _failed(self, exc: BaseException) -> None:
         kind = self._kind_of(exc)
@@ -85,7 +100,8 @@ class CircuitBreaker:
             self._last_failure = f"{kind}: {exc}"
             self._failed_in_a_row += 1
             self._retry_at = self._clock() + self._cooldown
-            if self._open or self._failed_in_a_row < self._threshold:
+            enough = self._failed_in_a_row >= self._threshold
+            if self._open or not (enough or isinstance(exc, self._at_once)):
                 return
             self._open = True
         self._observer.breaker_changed(self.name.lower(), True)

@@ -7,6 +7,7 @@ breaker is open a Redis outage costs reads and rate-limit checks nothing.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -105,11 +106,20 @@ def address_of(client: redis.Redis) -> str:
 
 
 def redis_breaker(
-    settings: RedisSettings, observer: BackendObserver | None = None
+    settings: RedisSettings,
+    observer: BackendObserver | None = None,
+    probe: Callable[[], object] | None = None,
 ) -> CircuitBreaker:
-    cooldown = settings.breaker_cooldown_seconds
+    """A deployment error opens it at once: it does not pass between calls.
+    probe: what must pass before it closes again (a write, see deployment.py)."""
     return CircuitBreaker(
-        "Redis", REDIS_FAILURES, cooldown, observer=observer, kind_of=failure_kind
+        "Redis",
+        REDIS_FAILURES,
+        settings.breaker_cooldown_seconds,
+        observer=observer,
+        kind_of=failure_kind,
+        at_once=(DeploymentError,),
+        probe=probe,
     )
 
 

@@ -38,7 +38,6 @@ def open_redis(
     observer: BackendObserver | None = None,
 ) -> RedisAdapters:
     seed = connect_redis(settings)
-    breaker = redis_breaker(settings, observer)
     prefix = settings.key_prefix
     lane: Lane
     if settings.cluster:
@@ -47,6 +46,14 @@ def open_redis(
     else:
         lane = fast_path_for(seed)
         revocations = RedisRevocations(lambda: [seed], f"{prefix}revoked")
+
+    def probe() -> None:
+        """Every node answers, and takes a write (a full Redis, or a replica,
+        still answers PING and reads)."""
+        lane.ping()
+        lane.call("SET", f"{prefix}probe", "1", "PX", 1000)
+
+    breaker = redis_breaker(settings, observer, probe)
     cache = RedisCache(lane, breaker, cache_ttl_seconds, prefix=f"{prefix}cache:v2:")
     limiter = RedisRateLimiter(lane, breaker, prefix=f"{prefix}rl:")
     return RedisAdapters(
