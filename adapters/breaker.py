@@ -65,33 +65,44 @@ class CircuitBreaker:
         return self._open
 
     def call(self, operation: Callable[[], T], *, force: bool = False) -> T:
-        """Run operation; force=True tries even while open (for must-try calls)."""
-        self._admit(force)
+        """Run operation; force=True tries even while open (for must-try calls).
+        A forced call that passes while open does not close the circuit: on a
+        sharded backend it may have reached only the parts that answer."""
+        admitted = self._admit(force)
         try:
             result = operation()
         except self._failures as exc:
             self._failed(exc)
             raise BreakerOpen(self.name) from exc
-        self._succeeded()
+        if admitted != "forced":
+            self._succeeded(closes=admitted == "probe")
         return result
 
-    def _admit(self, force: bool) -> None:
-        """Raise unless the call may run: closed, forced, or the one probe."""
+    def _admit(self, force: bool) -> str:
+        """Raise unless the call may run: "closed", "forced" through while
+        open, or the one "probe" (whose success closes the circuit; a call
+        let in while closed only counts as a success, since another may have
+        opened the circuit while it ran)."""
         if not self._open:
-            return
+            return "closed"
         with self._lock:
             now = self._clock()
-            if not force and now < self._retry_at:
+            probing = now >= self._retry_at
+            if not (force or probing):
                 raise BreakerOpen(self.name)
-            self._retry_at = now + self._cooldown  # one probe per cooldown
-        if self._probe is None or force:
-            return
+            if probing:
+                self._retry_at = now + self._cooldown  # one probe per cooldown
+        if not probing:
+            return "forced"
+        if self._probe is None:
+            return "probe"  # the call itself
         try:
             self._probe()
         except self._failures as exc:
             self._failed(exc)
             raise BreakerOpen(self.name) from exc
-        self._succeeded()
+        self._succeeded(closes=True)
+        return "closed"
 
     def _failed(self, exc: BaseException) -> None:
         kind = self._kind_of(exc)
@@ -107,11 +118,14 @@ class CircuitBreaker:
         self._observer.breaker_changed(self.name.lower(), True)
         log.warning("%s unavailable (%s); degrading until it answers", self.name, exc)
 
-    def _succeeded(self) -> None:
+    def _succeeded(self, closes: bool) -> None:
         with self._lock:
-            self._failed_in_a_row = 0
             if not self._open:
+                self._failed_in_a_row = 0
                 return
+            if not closes:
+                return
+            self._failed_in_a_row = 0
             self._open = False
         self._observer.breaker_changed(self.name.lower(), False)
         log.warning("%s answers again; resuming", self.name)

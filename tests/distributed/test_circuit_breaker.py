@@ -199,4 +199,5 @@ def test_a_forced_call_tries_the_backend_even_while_open(
     trip(breaker, backend)
     backend.up = True
     assert breaker.call(backend, force=True) == "answer"
-    assert not breaker.is_open
+    # It may have reached only the shards that answer: a probe closes it.
+    assert breaker.is_open
