@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 import redis
 
 log = logging.getLogger(__name__)
-RETRY_SECONDS = 1.0
+RETRY_SECONDS = 1.0  # the first pause after a failure; then doubling
+RETRY_CAP_SECONDS = 8.0
 
 
 class RedisRevocations:
@@ -53,18 +54,21 @@ class RedisRevocations:
         ).start()
 
     def _listen(self, forget: Callable[[int | None], None]) -> None:
+        pause = RETRY_SECONDS
         while not self.stopped.is_set():
             try:
                 self._follow(forget)
             except (redis.RedisError, OSError, ValueError) as exc:
-                if not self._down:
+                if not self._down:  # a new outage: retry soon at first
                     self._down = True
+                    pause = RETRY_SECONDS
                     log.warning(
                         "revocation notices unavailable (%s): a revoked key may "
                         "be trusted up to AUTH_CACHE_SECONDS until Redis answers",
                         exc,
                     )
-                self.stopped.wait(RETRY_SECONDS)  # paced retries, not a spin
+                self.stopped.wait(pause)  # retry timer, not synchronisation
+                pause = min(pause * 2, RETRY_CAP_SECONDS)
 
     def _follow(self, forget: Callable[[int | None], None]) -> None:
         nodes = self._nodes()
