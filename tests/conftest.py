@@ -30,7 +30,7 @@ from settings import (
 from tests.support import services
 from tests.support.clocks import ManualClock
 from tests.support.redis_clients import service_redis
-from tests.support.redis_cluster import RedisCluster
+from tests.support.redis_cluster import RedisCluster, running_cluster
 from tests.support.services import RedisServer, shared_redis, sqlite_url
 from tests.support.tcp_proxy import TcpProxy
 
@@ -157,12 +157,8 @@ def _session_redis_cluster(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RedisCluster]:
     """One Redis Cluster for the session: starting one takes seconds."""
-    cluster = RedisCluster(tmp_path_factory.mktemp("redis-cluster"))
-    try:
-        cluster.start()
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture
@@ -175,12 +171,8 @@ def redis_cluster(_session_redis_cluster: RedisCluster) -> RedisCluster:
 @pytest.fixture
 def own_redis_cluster(tmp_path: Path) -> Iterator[RedisCluster]:
     """A Redis Cluster of this test's own, running; the test may kill nodes."""
-    cluster = RedisCluster(tmp_path)
-    try:
-        cluster.start()
+    with running_cluster(tmp_path) as cluster:
         yield cluster
-    finally:
-        cluster.close()
 
 
 @pytest.fixture

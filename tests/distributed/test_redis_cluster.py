@@ -23,7 +23,7 @@ from adapters.redis.limited_read import RedisLimitedRead
 from adapters.redis.rate_limiter import RedisRateLimiter
 from domain.api_keys import Quota
 from domain.ports import StoredResponse
-from tests.distributed.support import Instance
+from tests.distributed.support import Instance, serve_pair
 from tests.support.http_clients import Http, Reply, ok
 from tests.support.redis_clients import service_redis
 from tests.support.redis_cluster import RedisCluster
@@ -41,25 +41,12 @@ def on_cluster(
     postgres_url: str, directory: Path, cluster: RedisCluster, env: dict[str, str]
 ) -> Iterator[tuple[Instance, Instance]]:
     """Two instances on one emptied PostgreSQL database and the cluster."""
-    empty_database(postgres_url)
-    settings = {
-        "DATABASE_URL": postgres_url,
+    on = {
         "REDIS_URL": cluster.seed_url,
         "REDIS_CLUSTER": "1",
         "REDIS_KEY_PREFIX": "ema:",
-        **env,
     }
-    pair = (
-        Instance(settings, directory / "a.log"),
-        Instance(settings, directory / "b.log"),
-    )
-    try:
-        for instance in pair:
-            instance.start()
-        yield pair
-    finally:
-        for instance in pair:
-            instance.stop()
+    yield from serve_pair(postgres_url, directory, {**on, **env})
 
 
 @pytest.fixture(scope="module")

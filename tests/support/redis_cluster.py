@@ -15,6 +15,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -280,6 +282,17 @@ class RedisCluster:
             if isinstance(role, list) and role[0] == "slave" and role[3] != "connected":
                 return False
         return True
+
+
+@contextmanager
+def running_cluster(directory: Path) -> Iterator[RedisCluster]:
+    """A cluster started in directory, and closed after, whatever happened."""
+    cluster = RedisCluster(directory)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
 
 
 def main(argv: list[str]) -> int:

@@ -130,8 +130,10 @@ OPERATIONS: Operations = {
     ("/health/ready", "GET"): Operation(
         "Readiness: the database answers", 200, Status, keyed=False, errors=(503,),
         description="Redis is reported as ok or degraded and does not make the "
-        "instance unready, unless the limiter fails closed. 503 as soon as a "
-        "graceful shutdown begins.",
+        "instance unready, unless the limiter fails closed; a degraded backend "
+        "has its reason under `reasons` when one is known (an added field: "
+        "the contract names only the states). 503 as soon as a graceful "
+        "shutdown begins.",
     ),
     ("/health/ready", "HEAD"): Operation(
         "Readiness, headers only", 200, keyed=False, errors=(503,)
