@@ -116,3 +116,9 @@ class OutcomeUnknown(StorageUnavailable):
             "applied. Read the record before retrying, or retry with the same "
             "Idempotency-Key or If-Match.",
         )
+
+
+class SetupRefused(Exception):
+    """The store cannot be brought up to date as asked (a connection the
+    database refuses, a migration lock another holds): the message says what
+    refused it and what to do."""

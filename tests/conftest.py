@@ -29,12 +29,15 @@ from settings import (
 )
 from tests.support import services
 from tests.support.clocks import ManualClock
+from tests.support.pgbouncer import PgBouncer
 from tests.support.redis_clients import service_redis
 from tests.support.redis_cluster import RedisCluster, running_cluster
 from tests.support.services import RedisServer, shared_redis, sqlite_url
 from tests.support.tcp_proxy import TcpProxy
 
-STORES = ["memory", "sqlite", "postgres"]
+# "pgbouncer": the PostgreSQL database through PgBouncer in transaction
+# pooling mode, as managed PostgreSQL is usually reached.
+STORES = ["memory", "sqlite", "postgres", "pgbouncer"]
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +73,39 @@ def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
     storage.close()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_url: str) -> Iterator[PgBouncer]:
+    """PgBouncer (transaction pooling) before the test PostgreSQL, one a session."""
+    bouncer = PgBouncer(postgres_url)
+    try:
+        bouncer.start()
+        yield bouncer
+    finally:
+        bouncer.close()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(pgbouncer: PgBouncer, postgres_url: str) -> str:
+    """The session's PostgreSQL database, through PgBouncer."""
+    return pgbouncer.url(postgres_url)
+
+
+@pytest.fixture
+def pgbouncer_storage(pgbouncer_url: str) -> Iterator[SqlStorage]:
+    db = open_database(pgbouncer_url)
+    empty_tables(db)
+    storage = SqlStorage(db)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture(params=["postgres", "pgbouncer"])
+def any_postgres_url(request: pytest.FixtureRequest) -> str:
+    """The session's PostgreSQL database, directly and through PgBouncer."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
 @pytest.fixture
 def proxy(postgres_url: str) -> Iterator[TcpProxy]:
     """A TCP proxy to the test PostgreSQL that a test can cut and restore."""
@@ -95,7 +131,7 @@ def memory_storage() -> MemoryStorage:
 
 @pytest.fixture(params=STORES)
 def storage(request: pytest.FixtureRequest) -> Storage:
-    """Each storage adapter in turn: the same test runs against all three."""
+    """Each storage adapter in turn: the same test runs against all of them."""
     store: Storage = request.getfixturevalue(f"{request.param}_storage")
     return store
 

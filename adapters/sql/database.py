@@ -54,7 +54,9 @@ def _postgres(url: str, pool: PoolSettings) -> PostgresPool:
         keepalives_idle=10,
         keepalives_interval=5,
         keepalives_count=3,
-        options=f"-c statement_timeout={pool.statement_timeout_ms} -c timezone=UTC",
+        # Set per transaction, not per session (adapters/sql/lazy_begin.py);
+        # no time zone either: timestamps are read back as UTC (tables.py).
+        statement_timeout_ms=pool.statement_timeout_ms,
         **extra,
     )
 

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import FrameType
 
+from domain.errors import SetupRefused
 from domain.services import ApiKeyService
 from entrypoints.cli.api_keys import KeysCommand, add_commands, run_keys_command
 from entrypoints.server.log_config import configure_logging
@@ -143,3 +144,6 @@ def main(argv: list[str] | None, wiring: Wiring) -> int:
     except SettingsError as exc:
         print(f"employee-api: {exc}", file=sys.stderr)
         return 2
+    except SetupRefused as exc:  # it says what refused it and what to do
+        print(f"employee-api: {exc}", file=sys.stderr)
+        return 1

@@ -100,10 +100,19 @@ def fresh_postgres_url() -> Iterator[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("through", ["direct", "pgbouncer"])
 def test_three_simultaneous_migrations_apply_postgres_schema_once(
-    fresh_postgres_url: str, tmp_path: Path
+    fresh_postgres_url: str,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    through: str,
 ) -> None:
-    runs = migrate_at_once(fresh_postgres_url, tmp_path)
+    """Directly, and through PgBouncer in transaction pooling mode, where a
+    session lock would not hold (each migrator's lock is its transaction's)."""
+    url = fresh_postgres_url
+    if through == "pgbouncer":
+        url = request.getfixturevalue("pgbouncer").url(fresh_postgres_url)
+    runs = migrate_at_once(url, tmp_path)
     db = open_database(fresh_postgres_url)
     try:
         assert_applied_once(runs, db)

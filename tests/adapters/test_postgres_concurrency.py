@@ -47,9 +47,10 @@ class App:
 
 
 @pytest.fixture
-def app(postgres_storage: SqlStorage, postgres_url: str) -> Iterator[App]:
-    # postgres_storage empties the tables; this factory gives every thread a connection.
-    db = open_database(postgres_url, PoolSettings(max_connections=THREADS + 5))
+def app(postgres_storage: SqlStorage, any_postgres_url: str) -> Iterator[App]:
+    """Directly, and through PgBouncer in transaction mode. postgres_storage
+    empties the tables; this factory gives every thread a connection."""
+    db = open_database(any_postgres_url, PoolSettings(max_connections=THREADS + 5))
     store, clock = SqlStorage(db), SystemClock()
     yield App(
         EmployeeService(store, clock),
@@ -202,11 +203,11 @@ def test_racing_joins_and_manager_id_patches_serialise_into_one_history(
 
 
 def test_a_deadlock_is_a_retryable_conflict_not_an_outage(
-    app: App, postgres_url: str
+    app: App, any_postgres_url: str
 ) -> None:
     first = app.managers.create(ManagerDraft("One", "one@example.com"))
     second = app.managers.create(ManagerDraft("Two", "two@example.com"))
-    db = open_database(postgres_url, PoolSettings(max_connections=4))
+    db = open_database(any_postgres_url, PoolSettings(max_connections=4))
     store = SqlStorage(db)
     both_locked_one = threading.Barrier(2)
 

@@ -35,6 +35,7 @@ from domain.model import (
     new_manager,
 )
 from domain.ports import Lock, Storage, UnitOfWork, UnitOfWorkFactory
+from tests.support import pgbouncer
 from tests.support.polling import poll
 
 T0 = datetime(2026, 11, 26, 3, 0, tzinfo=UTC)
@@ -633,11 +634,14 @@ class TestStorage:
 
 
 def sessions_on(url: str) -> int:
-    """Sessions other than this query's own on the database at url."""
+    """Sessions other than this query's own, and other than the test
+    PgBouncer's, on the database at url."""
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND application_name <> %s",
+            (pgbouncer.APPLICATION,),
         )
         (count,) = cursor.fetchone()
     return int(count)
