@@ -21,6 +21,7 @@ from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
 from migrations import MIGRATIONS_DIR
 from tests.distributed.support import Instance
+from tests.support.pgbouncer import PgBouncer
 from tests.support.polling import poll
 from tests.support.services import RedisServer, free_port, unavailable
 from tests.support.tcp_proxy import TcpProxy
@@ -106,11 +107,14 @@ PRODUCTION = {
 
 
 @contextmanager
-def world(directory: Path, **env: str) -> Iterator[World]:
-    """Everything started, migrated and torn down again, passed or not."""
+def world(directory: Path, *, pooled: bool = False, **env: str) -> Iterator[World]:
+    """Everything started, migrated and torn down again, passed or not.
+    pooled: the instances reach the database through PgBouncer in
+    transaction pooling mode (before the proxy)."""
     postgres = PrivatePostgres()
     redis_server = RedisServer(directory)
     proxy: TcpProxy | None = None
+    bouncer: PgBouncer | None = None
     instances: list[Instance] = []
     try:
         postgres.start()
@@ -120,9 +124,14 @@ def world(directory: Path, **env: str) -> Iterator[World]:
         redis_server.start()
         proxy = TcpProxy("127.0.0.1", postgres.port)
         proxy.start()
+        database = f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres"
+        if pooled:
+            bouncer = PgBouncer(database)
+            bouncer.start()
+            database = bouncer.url(database)
         settings = {
             **PRODUCTION,
-            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{proxy.port}/postgres",
+            "DATABASE_URL": database,
             "REDIS_URL": redis_server.url,
             **env,
         }
@@ -133,6 +142,8 @@ def world(directory: Path, **env: str) -> Iterator[World]:
     finally:
         for instance in instances:
             instance.stop()
+        if bouncer is not None:
+            bouncer.close()
         if proxy is not None:
             proxy.cut()
         redis_server.close()

@@ -21,9 +21,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 ROUNDS = 50
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with world(Path(tmp_path_factory.mktemp("races"))) as running:
+@pytest.fixture(scope="module", params=["direct", "pgbouncer"])
+def pair(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    """Two instances, on the database directly, then through PgBouncer in
+    transaction pooling mode."""
+    directory = Path(tmp_path_factory.mktemp("races"))
+    with world(directory, pooled=request.param == "pgbouncer") as running:
         yield running
 
 
