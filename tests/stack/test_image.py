@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.stack.support import docker, health, wait_until
+from tests.stack.support import docker, health, logs_of, wait_until
 
 
 def test_image_facts(image: str) -> None:
@@ -68,3 +68,21 @@ def test_the_health_check_follows_bind(
     ).strip()
     started.append(container)
     wait_until(lambda: health(container) == "healthy", f"healthy with BIND={bind}")
+
+
+def test_it_serves_on_a_read_only_root_as_kubernetes_runs_it(
+    image: str, started: list[str]
+) -> None:
+    """deploy/kubernetes's pod: a read-only root filesystem, a writable /tmp
+    only (an emptyDir), the image's uid, no capabilities."""
+    container = docker(
+        "run", "--detach", "--network", "none", "--health-interval", "1s",
+        "--read-only", "--tmpfs", "/tmp:uid=10001,gid=10001,mode=1777",
+        "--user", "10001:10001", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges",
+        "-e", "AUTH_DISABLED=1", "-e", "DATABASE_URL=sqlite:////tmp/api.sqlite3",
+        image,
+    ).strip()  # fmt: skip
+    started.append(container)
+    wait_until(lambda: health(container) == "healthy", "healthy on a read-only root")
+    assert "Read-only file system" not in logs_of(container)
