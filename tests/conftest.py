@@ -64,13 +64,18 @@ def empty_tables(db: pw.Database) -> None:
     db.close()
 
 
-@pytest.fixture
-def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
-    db = open_database(postgres_url)
+def emptied_storage(url: str) -> Iterator[SqlStorage]:
+    """A storage on the PostgreSQL database at url, its tables emptied."""
+    db = open_database(url)
     empty_tables(db)
     storage = SqlStorage(db)
     yield storage
     storage.close()
+
+
+@pytest.fixture
+def postgres_storage(postgres_url: str) -> Iterator[SqlStorage]:
+    yield from emptied_storage(postgres_url)
 
 
 @pytest.fixture(scope="session")
@@ -92,11 +97,7 @@ def pgbouncer_url(pgbouncer: PgBouncer, postgres_url: str) -> str:
 
 @pytest.fixture
 def pgbouncer_storage(pgbouncer_url: str) -> Iterator[SqlStorage]:
-    db = open_database(pgbouncer_url)
-    empty_tables(db)
-    storage = SqlStorage(db)
-    yield storage
-    storage.close()
+    yield from emptied_storage(pgbouncer_url)
 
 
 @pytest.fixture(params=["postgres", "pgbouncer"])
