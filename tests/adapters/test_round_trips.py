@@ -9,6 +9,7 @@ the COMMIT of a transaction goes through the cursor and is not listed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,10 +35,14 @@ class Exchanges:
         return [_shape(sql) for sql in self.sent]
 
 
+_TIMEOUT = re.compile(r"SET LOCAL statement_timeout = \d+; ")
+
+
 def _shape(sql: str) -> str:
-    """'BEGIN; SELECT "t1"."id", ... FOR UPDATE' -> 'BEGIN; SELECT FOR UPDATE'."""
+    """'BEGIN; SET LOCAL ...; SELECT "t1"."id", ... FOR UPDATE' -> 'BEGIN;
+    SELECT FOR UPDATE' (the statement timeout rides along: see below)."""
     keep = {"BEGIN", "SELECT", "INSERT", "UPDATE", "FOR", "SHARE", ";"}
-    words = sql.replace(";", " ;").split()
+    words = _TIMEOUT.sub("", sql).replace(";", " ;").split()
     return " ".join(w for w in words if w in keep).replace(" ;", ";")
 
 
@@ -128,3 +133,27 @@ def test_a_read_is_one_select_without_a_transaction(
     employees = EmployeeService(postgres_storage, SystemClock())
     ada = employees.create(EmployeeDraft("Ada", "ada@x.io"))
     assert sent.during(lambda: employees.get(ada.id)) == ["SELECT"]
+
+
+def test_the_statement_timeout_rides_with_each_transaction_and_lone_statement(
+    postgres_storage: SqlStorage,
+) -> None:
+    """No exchange of its own, and no session setting a pooler would lose:
+    SET LOCAL at the head of what starts a transaction or runs alone; the
+    statements inside a transaction need nothing more."""
+    hooked: list[str] = []
+    postgres_storage.db.query_hooks.append(lambda event: hooked.append(event.sql))
+    clock = SystemClock()
+    employees = EmployeeService(postgres_storage, clock)
+    boss = ManagerService(postgres_storage, clock).create(
+        ManagerDraft("Boss", "boss@example.com")
+    )
+    ada = employees.create(EmployeeDraft("Ada", "ada@example.com"))
+    hooked.clear()
+    TeamService(postgres_storage, clock).join(boss.id, ada.id, None)
+    joined = list(hooked)
+    hooked.clear()
+    employees.get(ada.id)
+    head = "SET LOCAL statement_timeout = 5000; "
+    assert joined[0].startswith(f"BEGIN; {head}") and head not in joined[1], joined
+    assert hooked[0].startswith(head), hooked
