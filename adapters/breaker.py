@@ -39,8 +39,11 @@ class CircuitBreaker:
         kind_of: Callable[[BaseException], str] = lambda exc: "error",
         at_once: tuple[type[BaseException], ...] = (),
         probe: Callable[[], object] | None = None,
+        where: str = "",
     ) -> None:
+        """where: which server, for the log lines ("at 10.0.0.5:6379")."""
         self.name = name
+        self._said = f"{name} at {where}" if where else name
         self._observer = observer or NoObserver()
         self._failures = failures
         self._cooldown = cooldown_seconds
@@ -116,7 +119,7 @@ class CircuitBreaker:
                 return
             self._open = True
         self._observer.breaker_changed(self.name.lower(), True)
-        log.warning("%s unavailable (%s); degrading until it answers", self.name, exc)
+        log.warning("%s unavailable (%s); degrading until it answers", self._said, exc)
 
     def _succeeded(self, closes: bool) -> None:
         with self._lock:
@@ -128,4 +131,4 @@ class CircuitBreaker:
             self._failed_in_a_row = 0
             self._open = False
         self._observer.breaker_changed(self.name.lower(), False)
-        log.warning("%s answers again; resuming", self.name)
+        log.warning("%s answers again; resuming", self._said)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
 class BackendObserver(Protocol):
+    def failures_expected(self, backend: str, kinds: Sequence[str]) -> None:
+        """The kinds of failure this backend can report (shown at 0 before
+        any happens, so a dashboard sees 0, not "no data")."""
+
     def backend_failed(self, backend: str, kind: str) -> None:
         """A call to the backend ("database", "redis") failed, and how
         ("timeout", "connection", or an error reply's code such as "moved")."""
@@ -18,6 +23,9 @@ class BackendObserver(Protocol):
 
 
 class NoObserver:
+    def failures_expected(self, backend: str, kinds: Sequence[str]) -> None:
+        pass
+
     def backend_failed(self, backend: str, kind: str) -> None:
         pass
 

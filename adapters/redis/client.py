@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from redis.backoff import NoBackoff
@@ -59,6 +60,14 @@ def deployment_error(reply: Any, where: str) -> DeploymentError | None:
     if code not in DEPLOYMENT_REPLIES:
         return None
     return DeploymentError(code.lower(), f"{code} {reply} (from {where})")
+
+
+FAILURE_KINDS = (
+    "timeout",
+    "connection",
+    "auth",
+    *sorted(c.lower() for c in DEPLOYMENT_REPLIES),
+)
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -112,6 +121,8 @@ def redis_breaker(
 ) -> CircuitBreaker:
     """A deployment error opens it at once: it does not pass between calls.
     probe: what must pass before it closes again (a write, see deployment.py)."""
+    if observer is not None:
+        observer.failures_expected("redis", FAILURE_KINDS)
     return CircuitBreaker(
         "Redis",
         REDIS_FAILURES,
@@ -120,7 +131,17 @@ def redis_breaker(
         kind_of=failure_kind,
         at_once=(DeploymentError,),
         probe=probe,
+        where=_server(settings),
     )
+
+
+def _server(settings: RedisSettings) -> str:
+    """The server REDIS_URL names, without its password."""
+    parts = urlsplit(settings.url)
+    if parts.scheme == "unix":
+        return parts.path
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    return f"{where} (a cluster node)" if settings.cluster else where
 
 
 def new_token() -> str:

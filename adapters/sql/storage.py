@@ -159,6 +159,7 @@ class SqlStorage:
         its database deadline counts from then, queueing included."""
         self.db = db
         self.observer = observer or NoObserver()
+        self.observer.failures_expected("database", FAILURE_KINDS)
         self.outage = OutageLog("database")
         self.arrival = arrival
         tables = bind_tables(db)
@@ -192,6 +193,9 @@ class SqlStorage:
             self.db.close_all()
         else:
             self.db.close()
+
+
+FAILURE_KINDS = ("timeout", "connection", "readonly", "schema")
 
 
 def _failure_kind(exc: BaseException | None) -> str:

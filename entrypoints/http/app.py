@@ -72,6 +72,7 @@ def create_app(
             "AUTH_DISABLED=1: every request is served without an API key and "
             "identified by its address only; never run production like this"
         )
+    edge.metrics.groups_known(settings.rate_limits.quotas)
     client_address = ClientAddress(settings.trusted_proxies)
     lookups = LookupAllowance(
         edge.limiter,

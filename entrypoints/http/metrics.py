@@ -10,6 +10,7 @@ and a dead worker's counts stay.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import falcon
@@ -92,7 +93,19 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
+    def groups_known(self, groups: Iterable[str]) -> None:
+        """Every counter whose labels are known up front, at 0 from the start:
+        a family with no sample yet is "no data" to a dashboard or an alert."""
+        for group in groups:
+            self._child(self.rejections, group)
+        for result in ("hit", "miss"):
+            self._child(self.cache, result)
+
     # The BackendObserver the adapters report to.
+    def failures_expected(self, backend: str, kinds: Sequence[str]) -> None:
+        for kind in kinds:
+            self._child(self.backend_errors, backend, kind)
+
     def backend_failed(self, backend: str, kind: str) -> None:
         self._child(self.backend_errors, backend, kind).inc()
 

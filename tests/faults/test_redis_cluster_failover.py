@@ -148,6 +148,14 @@ def test_a_primary_killed_under_load_is_followed_to_its_replica(
     # One outage, said once by each worker (2 an instance): no flapping.
     for instance in stack.instances:
         lines = instance.log_path.read_text().splitlines()
-        opened = [line for line in lines if "Redis unavailable" in line]
-        closed = [line for line in lines if "Redis answers again" in line]
+        opened = [
+            line
+            for line in lines
+            if "adapters.breaker Redis at" in line and "unavailable" in line
+        ]
+        closed = [
+            line
+            for line in lines
+            if "adapters.breaker Redis at" in line and "answers again" in line
+        ]
         assert 1 <= len(opened) <= 2 and len(closed) == len(opened), opened + closed

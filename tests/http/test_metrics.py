@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import pytest
 from falcon import testing
@@ -15,6 +16,7 @@ from domain.api_keys import Quota, Scope
 from entrypoints.http.metrics import Metrics
 from settings import AuthSettings, RedisSettings
 from tests.conftest import UNLIMITED
+from tests.support.services import sqlite_url
 
 SECRET = "m" * 40
 
@@ -92,7 +94,10 @@ def test_rejections_are_counted_by_group() -> None:
     )
     for _ in range(3):
         client.simulate_get("/v1/employees")
-    assert samples(client, "rate_limit_rejections_total") == {("employees",): 2}
+    assert samples(client, "rate_limit_rejections_total") == {
+        ("employees",): 2,
+        ("managers",): 0,  # there from the start
+    }
 
 
 def test_each_request_is_one_log_line_without_its_token(
@@ -154,4 +159,31 @@ def test_with_the_response_cache_off_every_read_goes_to_the_store() -> None:
         assert client.simulate_get(created.headers["Location"]).status_code == 200
     client.simulate_patch(created.headers["Location"], json={"department": "Ops"})
     assert client.simulate_get(created.headers["Location"]).json["department"] == "Ops"
-    assert samples(client, "cache_requests_total") == {}
+    assert samples(client, "cache_requests_total") == {("hit",): 0, ("miss",): 0}
+
+
+def test_every_known_counter_is_at_zero_from_the_start(tmp_path: Path) -> None:
+    """Right after start, before any request: a dashboard or an alert on
+    rejections or backend errors reads 0, not "no data"."""
+    redis = RedisSettings("redis://127.0.0.1:1/0", timeout_seconds=0.2)
+    database = sqlite_url(tmp_path / "metrics.sqlite3")
+    settings = dataclasses.replace(UNLIMITED, redis=redis, database_url=database)
+    client = testing.TestClient(bootstrap.bootstrap(settings=settings))
+    text = client.simulate_get("/metrics").text
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+    def value(name: str, **labels: str) -> float | None:
+        return found.get((name, tuple(sorted(labels.items()))))
+
+    for group in ("employees", "managers"):
+        assert value("rate_limit_rejections_total", group=group) == 0
+    for result in ("hit", "miss"):
+        assert value("cache_requests_total", result=result) == 0
+    for kind in ("timeout", "connection", "readonly", "schema"):
+        assert value("backend_errors_total", backend="database", kind=kind) == 0
+    for kind in ("timeout", "connection", "auth", "moved", "oom", "readonly"):
+        assert value("backend_errors_total", backend="redis", kind=kind) == 0
