@@ -171,3 +171,5 @@ class MetricsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.data = self._metrics.exposition()
         resp.content_type = CONTENT_TYPE_LATEST
+
+    on_head = on_get  # Falcon sends HEAD responses without their body

@@ -63,6 +63,7 @@ Text = Annotated[
     ),
 ]
 Id = Annotated[int, Meta(ge=1, le=MAX_ID)]
+Moment = Annotated[datetime, Meta(extra_json_schema={"format": "date-time"})]
 
 
 class EmployeeIn(Struct, forbid_unknown_fields=True):
@@ -109,8 +110,8 @@ class EmployeeOut(Struct):
     department: str | None
     manager_id: int | None
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Moment
+    updated_at: Moment
 
 
 class ManagerOut(Struct):
@@ -119,8 +120,8 @@ class ManagerOut(Struct):
     email: str
     department: str | None
     version: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: Moment
+    updated_at: Moment
 
 
 class EmployeePage(Struct):
@@ -177,6 +178,7 @@ S = TypeVar("S", bound=Struct)
 
 def convert(doc: dict[str, Any], schema: type[S]) -> S:
     """The body as a schema object, or 422 naming every offending field."""
+    doc = {key: _integral(value) for key, value in doc.items()}
     try:
         return msgspec.convert(doc, schema)
     except msgspec.ValidationError:
@@ -187,6 +189,14 @@ def convert(doc: dict[str, Any], schema: type[S]) -> S:
         typed = {k: v for k, v in doc.items() if k not in named}
         errors += model.field_errors(model.normalized_fields(typed))
         raise invalid("Request body failed validation.", errors) from None
+
+
+def _integral(value: Any) -> Any:
+    """An integral JSON number (74932.0, 1e3) as the integer it is: JSON
+    Schema's integer includes them, and no field here takes a fraction."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def field_errors(doc: dict[str, Any], schema: type[Struct]) -> list[FieldError]:

@@ -583,3 +583,26 @@ def test_a_deleted_employees_email_can_be_used_again(
     client.simulate_delete(f"/v1/employees/{created['id']}")
     again = create_employee(client, "ada@example.com")
     assert again["id"] != created["id"]
+
+
+def test_an_integral_json_number_is_an_integer_and_a_fraction_is_not(
+    client: testing.TestClient,
+) -> None:
+    """JSON Schema's integer includes 5.0 and 5e0; 5.5 is no id."""
+    boss = client.simulate_post(
+        "/v1/managers", json={"name": "B", "email": "b@example.com"}
+    ).json
+    created = client.simulate_post(
+        "/v1/employees",
+        body=f'{{"name": "E", "email": "e@example.com", "manager_id": {boss["id"]}.0}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["manager_id"] == boss["id"]
+    fraction = client.simulate_post(
+        "/v1/employees",
+        body=f'{{"name": "F", "email": "f@example.com", "manager_id": {boss["id"]}.5}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert fraction.status_code == 422
+    assert fraction.json["errors"][0]["field"] == "manager_id"

@@ -99,3 +99,48 @@ def test_options_is_a_plain_204_that_lists_itself(client: testing.TestClient) ->
     assert resp.content == b""
     assert "Content-Type" not in resp.headers
     assert resp.headers["Allow"].split(", ")[-1] == "OPTIONS"
+
+
+def test_operations_have_readable_stable_ids_and_a_tag_per_resource(
+    client: testing.TestClient,
+) -> None:
+    """What a client generator names its functions and modules after."""
+    paths = client.simulate_get("/openapi.json").json["paths"]
+    operations = [op for ops in paths.values() for op in ops.values()]
+    ids = [op["operationId"] for op in operations]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z]+[A-Za-z]*", i) for i in ids), ids
+    assert paths["/v1/employees"]["get"]["operationId"] == "listEmployees"
+    member = paths["/v1/managers/{manager_id}/employees/{employee_id}"]
+    assert (member["put"]["operationId"], member["delete"]["operationId"]) == (
+        "joinTeam",
+        "leaveTeam",
+    )
+    assert {op["tags"][0] for op in operations} == {
+        "employees", "managers", "teams", "service"
+    }  # fmt: skip
+
+
+def test_the_declarations_a_client_relies_on_are_what_is_sent(
+    client: testing.TestClient,
+) -> None:
+    document = client.simulate_get("/openapi.json").json
+    employee = document["components"]["schemas"]["EmployeeOut"]["properties"]
+    assert employee["created_at"]["format"] == "date-time"
+    assert employee["updated_at"]["format"] == "date-time"
+    own = document["paths"]["/openapi.json"]["get"]["responses"]["200"]["content"]
+    assert own["application/json"]["schema"] == {"type": "object"}
+    # Any X-Request-ID is accepted (a bad one is replaced), so none is refused.
+    assert (
+        "pattern" not in document["components"]["parameters"]["X-Request-ID"]["schema"]
+    )
+    answer = client.simulate_get("/v1/employees", headers={"X-Request-ID": "\x7f bad"})
+    assert answer.status_code != 400
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/openapi.json", "/docs"])
+def test_head_answers_where_get_does(client: testing.TestClient, path: str) -> None:
+    got, head = client.simulate_get(path), client.simulate_head(path)
+    assert (got.status_code, head.status_code) == (200, 200)
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.content == b""

@@ -10,7 +10,13 @@ import falcon.inspect
 import msgspec
 
 from domain.model import MAX_ID
-from entrypoints.http.openapi.operations import OPERATIONS, SCHEMAS, Operation
+from entrypoints.http.openapi.operations import (
+    OPERATION_IDS,
+    OPERATIONS,
+    SCHEMAS,
+    Operation,
+    tag_of,
+)
 from entrypoints.http.openapi.prose import CHOICES, HEADERS, PARAMETERS, STATUS_WORDS
 from entrypoints.http.route_labels import route_label
 
@@ -55,7 +61,8 @@ def _operation(template: str, method: str, op: Operation) -> dict[str, Any]:
     scope = "read" if method in ("GET", "HEAD") else "write"
     entry: dict[str, Any] = {
         "summary": op.summary,
-        "operationId": f"{method.lower()} {template}",
+        "operationId": OPERATION_IDS[(template, method)],
+        "tags": [tag_of(template)],
         "parameters": _parameters(template, op),
         "responses": _responses(method, op),
         "security": [{"bearer": []}] if op.keyed else [],
@@ -101,7 +108,8 @@ def _responses(method: str, op: Operation) -> dict[str, Any]:
         schema = {"$ref": f"#/components/schemas/{op.body.__name__}"}
         success["content"] = {op.media: {"schema": schema}}
     elif op.ok == 200 and method != "HEAD":
-        success["content"] = {op.media: {"schema": {"type": "string"}}}
+        kind = "object" if op.media == "application/json" else "string"
+        success["content"] = {op.media: {"schema": {"type": kind}}}
     responses: dict[str, Any] = {str(op.ok): success}
     if op.query:
         responses["414"] = _too_long(method)

@@ -138,13 +138,54 @@ OPERATIONS: Operations = {
     ("/health/ready", "HEAD"): Operation(
         "Readiness, headers only", 200, keyed=False, errors=(503,)
     ),
+    ("/metrics", "HEAD"): Operation("Metrics, headers only", 200, keyed=False),
     ("/openapi.json", "GET"): Operation(
         "This document", 200, keyed=False, media="application/json"
     ),
+    ("/openapi.json", "HEAD"): Operation("Headers of this document", 200, keyed=False),
     ("/docs", "GET"): Operation(
         "This document, rendered for people", 200, keyed=False, media="text/html"
     ),
+    ("/docs", "HEAD"): Operation("Headers of the rendered one", 200, keyed=False),
 }  # fmt: skip
+
+
+def _record_ids(
+    kinds: str, kind: str, collection: str, item: str
+) -> dict[tuple[str, str], str]:
+    return {
+        (collection, "GET"): f"list{kinds}", (collection, "HEAD"): f"head{kinds}",
+        (collection, "POST"): f"create{kind}", (item, "GET"): f"get{kind}",
+        (item, "HEAD"): f"head{kind}", (item, "PUT"): f"replace{kind}",
+        (item, "PATCH"): f"update{kind}", (item, "DELETE"): f"delete{kind}",
+    }  # fmt: skip
+
+
+# Stable, readable names for generated clients (listEmployees, joinTeam...).
+OPERATION_IDS: dict[tuple[str, str], str] = {
+    **_record_ids("Employees", "Employee", EMPLOYEES, EMPLOYEE),
+    **_record_ids("Managers", "Manager", MANAGERS, MANAGER),
+    (TEAM, "GET"): "listTeam", (TEAM, "HEAD"): "headTeam",
+    (MEMBER, "PUT"): "joinTeam", (MEMBER, "DELETE"): "leaveTeam",
+    ("/metrics", "GET"): "getMetrics", ("/metrics", "HEAD"): "headMetrics",
+    ("/health/live", "GET"): "getLiveness", ("/health/live", "HEAD"): "headLiveness",
+    ("/health/ready", "GET"): "getReadiness",
+    ("/health/ready", "HEAD"): "headReadiness",
+    ("/openapi.json", "GET"): "getOpenApiDocument",
+    ("/openapi.json", "HEAD"): "headOpenApiDocument",
+    ("/docs", "GET"): "getDocs", ("/docs", "HEAD"): "headDocs",
+}  # fmt: skip
+
+
+def tag_of(template: str) -> str:
+    """The group a generated client puts the operation in."""
+    if template.startswith(TEAM):
+        return "teams"
+    for prefix, tag in ((EMPLOYEES, "employees"), (MANAGERS, "managers")):
+        if template.startswith(prefix):
+            return tag
+    return "service"
+
 
 SCHEMAS = (
     schemas.EmployeeIn, schemas.EmployeePatch, schemas.EmployeeOut,

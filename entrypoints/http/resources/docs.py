@@ -45,8 +45,12 @@ class OpenApiResource:
         resp.data = self._body
         resp.content_type = falcon.MEDIA_JSON
 
+    on_head = on_get
+
 
 class DocsResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.data = PAGE
         resp.content_type = falcon.MEDIA_HTML
+
+    on_head = on_get
