@@ -17,8 +17,10 @@ from entrypoints.http.cached_reads import CachedReads
 from entrypoints.http.idempotency import Idempotency
 from entrypoints.http.metrics import Metrics, MetricsResource
 from entrypoints.http.openapi.document import openapi_document
+from entrypoints.http.openapi.operations import DOCS_ASSET
 from entrypoints.http.pagination import parse_id_filter, parse_text_filter
 from entrypoints.http.resources.docs import (
+    DocsAssetResource,
     DocsResource,
     OpenApiResource,
     swagger_ui_assets,
@@ -33,7 +35,8 @@ from entrypoints.http.response_cache import (
 )
 
 # Open without a key, as the contract says.
-EXEMPT_ROUTES = ("/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs")
+EXEMPT_ROUTES = ("/health/live", "/health/ready", "/metrics", "/openapi.json", "/docs",
+                 DOCS_ASSET)  # fmt: skip
 VERSION = "0.1.0"
 
 EMPLOYEES = RecordSchema(
@@ -107,7 +110,7 @@ def add_routes(
     openapi = OpenApiResource()
     app.add_route("/openapi.json", openapi)
     app.add_route("/docs", DocsResource())
-    app.add_static_route("/docs/static", str(swagger_ui_assets()))
+    app.add_route(DOCS_ASSET, DocsAssetResource(swagger_ui_assets()))
     app.add_route("/health/live", LiveResource())
     ready = ReadyResource(readiness.required, readiness.optional, readiness.draining)
     app.add_route("/health/ready", ready)

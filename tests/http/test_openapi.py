@@ -144,3 +144,26 @@ def test_head_answers_where_get_does(client: testing.TestClient, path: str) -> N
     assert (got.status_code, head.status_code) == (200, 200)
     assert head.headers["content-type"] == got.headers["content-type"]
     assert head.content == b""
+
+
+def test_the_pages_assets_are_immutable_at_a_versioned_url(
+    client: testing.TestClient,
+) -> None:
+    page = client.simulate_get("/docs").text
+    urls = re.findall(r'(?:href|src)="(/docs/static/[^"]+)"', page)
+    assert len(urls) == 2
+    for url in urls:
+        asset = client.simulate_get(url)
+        assert asset.status_code == 200 and asset.content
+        assert asset.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert client.simulate_head(url).status_code == 200
+        assert client.simulate_post(url).status_code == 405
+        assert client.simulate_delete(url).status_code == 405
+    version = urls[0].split("/")[3]
+    for missing in (
+        "/docs/static/0.0.0/swagger-ui.css",  # another version
+        f"/docs/static/{version}/nothing.js",
+        f"/docs/static/{version}/..%2F..%2Fbootstrap.py",
+        "/docs/static/swagger-ui.css",  # the old, unversioned URL
+    ):
+        assert client.simulate_get(missing).status_code == 404, missing

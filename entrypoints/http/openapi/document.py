@@ -3,6 +3,7 @@ msgspec schemas the resources decode and encode with."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import falcon
@@ -83,7 +84,9 @@ def _parameters(template: str, op: Operation) -> list[dict[str, Any]]:
     found = [
         {"name": name, "in": "path", "required": True, "schema": _ID,
          "description": "ASCII digits; anything else is no route (404)."}
-        for name in ("employee_id", "manager_id") if f"{{{name}}}" in template
+        if name in ("employee_id", "manager_id") else
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in re.findall(r"{(\w+)}", template)
     ]  # fmt: skip
     names = (*op.query, *op.headers_in, "X-Request-ID")
     found += [{"$ref": f"#/components/parameters/{name}"} for name in names]

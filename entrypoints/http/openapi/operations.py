@@ -19,6 +19,7 @@ MANAGERS = "/v1/managers"
 MANAGER = "/v1/managers/{manager_id}"
 TEAM = "/v1/managers/{manager_id}/employees"
 MEMBER = "/v1/managers/{manager_id}/employees/{employee_id}"
+DOCS_ASSET = "/docs/static/{version}/{name}"
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,16 @@ OPERATIONS: Operations = {
         "This document, rendered for people", 200, keyed=False, media="text/html"
     ),
     ("/docs", "HEAD"): Operation("Headers of the rendered one", 200, keyed=False),
+    (DOCS_ASSET, "GET"): Operation(
+        "A file of the rendered document's page (Swagger UI)", 200, keyed=False,
+        media="application/octet-stream", errors=(404,),
+        description="Immutable: the version is in the URL, so it may be cached "
+        "for good (`Cache-Control: public, max-age=31536000, immutable`). 404 "
+        "for another version or a file the page does not use.",
+    ),
+    (DOCS_ASSET, "HEAD"): Operation(
+        "Headers of a file of the page", 200, keyed=False, errors=(404,)
+    ),
 }  # fmt: skip
 
 
@@ -174,6 +185,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("/openapi.json", "GET"): "getOpenApiDocument",
     ("/openapi.json", "HEAD"): "headOpenApiDocument",
     ("/docs", "GET"): "getDocs", ("/docs", "HEAD"): "headDocs",
+    (DOCS_ASSET, "GET"): "getDocsAsset", (DOCS_ASSET, "HEAD"): "headDocsAsset",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.resources
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,28 +11,56 @@ import falcon
 
 from entrypoints.http.json_media import encoder
 
-# Every asset is served from /docs/static: the page asks no other host.
-PAGE = b"""<!doctype html>
+# The assets' version is in their URL, so a browser may keep them for good:
+# a new Swagger UI is a new URL. Every asset is served from here: the page
+# asks no other host.
+ASSETS_VERSION = importlib.metadata.version("swagger-ui-py")
+ASSETS = f"/docs/static/{ASSETS_VERSION}"
+PAGE = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>Employee-Manager API</title>
-<link rel="stylesheet" href="/docs/static/swagger-ui.css">
+<link rel="stylesheet" href="{ASSETS}/swagger-ui.css">
 </head>
 <body>
 <div id="ui"></div>
-<script src="/docs/static/swagger-ui-bundle.js"></script>
+<script src="{ASSETS}/swagger-ui-bundle.js"></script>
 <script>
-SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui", validatorUrl: null});
+SwaggerUIBundle({{url: "/openapi.json", dom_id: "#ui", validatorUrl: null}});
 </script>
 </body>
 </html>
-"""
+""".encode()
+_TYPES = {".css": "text/css", ".js": "text/javascript", ".png": "image/png",
+          ".map": "application/json", ".html": "text/html"}  # fmt: skip
 
 
 def swagger_ui_assets() -> Path:
     """Swagger UI 5 (it renders OpenAPI 3.1), as swagger-ui-py ships it."""
     return Path(str(importlib.resources.files("swagger_ui") / "static"))
+
+
+class DocsAssetResource:
+    """GET /docs/static/{version}/{name}: Swagger UI's files, immutable. Only
+    the files the package ships, by name (no path reaches elsewhere)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._files = {
+            p.name: p for p in directory.iterdir() if p.suffix in _TYPES and p.is_file()
+        }
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, version: str, name: str
+    ) -> None:
+        path = self._files.get(name)
+        if version != ASSETS_VERSION or path is None:
+            raise falcon.HTTPNotFound()
+        resp.data = path.read_bytes()
+        resp.content_type = _TYPES[path.suffix]
+        resp.set_header("Cache-Control", "public, max-age=31536000, immutable")
+
+    on_head = on_get
 
 
 class OpenApiResource:
