@@ -37,11 +37,13 @@ class CircuitBreaker:
         clock: Callable[[], float] = time.monotonic,
         observer: BackendObserver | None = None,
         kind_of: Callable[[BaseException], str] = lambda exc: "error",
-        at_once: tuple[type[BaseException], ...] = (),
+        at_once: Callable[[BaseException], bool] = lambda exc: False,
+        reason_of: Callable[[BaseException], str] | None = None,
         probe: Callable[[], object] | None = None,
         where: str = "",
     ) -> None:
-        """where: which server, for the log lines ("at 10.0.0.5:6379")."""
+        """where: which server, for the log lines ("at 10.0.0.5:6379").
+        reason_of: what readiness says of a failure (default: its kind)."""
         self.name = name
         self._said = f"{name} at {where}" if where else name
         self._observer = observer or NoObserver()
@@ -55,12 +57,14 @@ class CircuitBreaker:
         self._retry_at = 0.0
         self._kind_of = kind_of
         self._at_once = at_once
+        self._reason_of = reason_of or kind_of
         self._probe = probe
         self._last_failure = ""
 
     @property
     def trouble(self) -> str | None:
-        """While open: the failure that opened it (kind: message), for readiness."""
+        """While open: the latest failure, as reason_of says it (readiness is
+        unauthenticated: no addresses or server messages; the log has them)."""
         return self._last_failure if self._open else None
 
     @property
@@ -103,6 +107,8 @@ class CircuitBreaker:
             self._probe()
         except self._failures as exc:
             self._failed(exc)
+            if force:
+                return "forced"  # a must-try call still tries
             raise BreakerOpen(self.name) from exc
         self._succeeded(closes=True)
         return "closed"
@@ -111,11 +117,11 @@ class CircuitBreaker:
         kind = self._kind_of(exc)
         self._observer.backend_failed(self.name.lower(), kind)
         with self._lock:
-            self._last_failure = f"{kind}: {exc}"
+            self._last_failure = self._reason_of(exc)
             self._failed_in_a_row += 1
             self._retry_at = self._clock() + self._cooldown
             enough = self._failed_in_a_row >= self._threshold
-            if self._open or not (enough or isinstance(exc, self._at_once)):
+            if self._open or not (enough or self._at_once(exc)):
                 return
             self._open = True
         self._observer.breaker_changed(self.name.lower(), True)

@@ -25,9 +25,15 @@ class DeploymentError(redis.RedisError):
     over (MOVED, CROSSSLOT, READONLY, OOM, NOAUTH, a script that will not
     load...), not that this one call was wrong: it counts as an outage."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(
+        self, kind: str, message: str, *, lasting: bool = True, hint: str = ""
+    ) -> None:
         super().__init__(message)
         self.kind = kind
+        # False for a state the cluster leaves by itself (TRYAGAIN during a
+        # resharding, CLUSTERDOWN during a failover): it counts, not at once.
+        self.lasting = lasting
+        self.hint = hint  # for readiness: what is wrong, without addresses
 
 
 # Error replies that mean the deployment, not the call, is at fault.
@@ -37,6 +43,16 @@ DEPLOYMENT_REPLIES = frozenset(
         "READONLY", "OOM", "NOAUTH", "WRONGPASS", "NOPERM", "NOSCRIPT",
     }
 )  # fmt: skip
+# Of those, the ones that pass by themselves within moments.
+PASSING_REPLIES = frozenset({"TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"})
+HINTS = {
+    "OOM": "Redis refuses writes: it is at maxmemory",
+    "READONLY": "Redis refuses writes: this node is a replica",
+    "NOAUTH": "Redis wants a password (REDIS_URL or REDIS_PASSWORD)",
+    "WRONGPASS": "Redis refuses the password",
+    "NOPERM": "the Redis user lacks a permission the service needs",
+    "NOSCRIPT": "Redis did not keep a script the service loaded",
+}
 # Of those, the ones only a Redis Cluster node gives.
 CLUSTER_REPLIES = frozenset({"MOVED", "ASK", "CROSSSLOT", "CLUSTERDOWN", "TRYAGAIN"})
 
@@ -59,7 +75,12 @@ def deployment_error(reply: Any, where: str) -> DeploymentError | None:
     code = reply_code(reply)
     if code not in DEPLOYMENT_REPLIES:
         return None
-    return DeploymentError(code.lower(), f"{code} {reply} (from {where})")
+    return DeploymentError(
+        code.lower(),
+        f"{code} {reply} (from {where})",
+        lasting=code not in PASSING_REPLIES,
+        hint=HINTS.get(code, ""),
+    )
 
 
 FAILURE_KINDS = (
@@ -68,6 +89,19 @@ FAILURE_KINDS = (
     "auth",
     *sorted(c.lower() for c in DEPLOYMENT_REPLIES),
 )
+
+
+def opens_at_once(exc: BaseException) -> bool:
+    """A failure that will not pass between two calls (a full Redis still
+    serves reads, which would otherwise keep the breaker closed)."""
+    return isinstance(exc, DeploymentError) and exc.lasting
+
+
+def failure_reason(exc: BaseException) -> str:
+    """For readiness: the kind, and what it means, without addresses."""
+    kind = failure_kind(exc)
+    hint = exc.hint if isinstance(exc, DeploymentError) else ""
+    return f"{kind}: {hint}" if hint else kind
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -129,7 +163,8 @@ def redis_breaker(
         settings.breaker_cooldown_seconds,
         observer=observer,
         kind_of=failure_kind,
-        at_once=(DeploymentError,),
+        at_once=opens_at_once,
+        reason_of=failure_reason,
         probe=probe,
         where=_server(settings),
     )

@@ -25,6 +25,7 @@ replica the cluster promotes is followed within moments.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -39,6 +40,7 @@ from adapters.redis.wire import Unanswered, Wire
 
 _MAP_STALE = frozenset({"READONLY", "CLUSTERDOWN", "TRYAGAIN", "MASTERDOWN"})
 _SENDS = 3  # a command and at most two redirections
+_TRYAGAIN_PAUSE = 0.02
 
 
 class ClusterFastPath:
@@ -71,6 +73,19 @@ class ClusterFastPath:
     def primaries(self) -> list[Node]:
         return self._map.primaries()
 
+    def probe_keys(self, prefix: str) -> list[str]:
+        """One key a primary: a hash tag found for each one's slots."""
+        wanted = set(self.primaries())
+        found: dict[Node, str] = {}
+        for n in range(100_000):
+            if len(found) == len(wanted):
+                break
+            key = f"{prefix}{{probe-{n}}}"
+            owner = self._map.owner(slot_of(("SET", key)))
+            if owner in wanted and owner not in found:
+                found[owner] = key
+        return list(found.values())
+
     def clients(self) -> list[redis.Redis]:
         """A client of each primary (for publish and subscribe)."""
         return [self._path(node).client for node in self.primaries()]
@@ -96,6 +111,8 @@ class ClusterFastPath:
             plan, asking = self._redirected(commands, replies, sent_to)
             if not plan:
                 break
+            if any(reply_code(r) == "TRYAGAIN" for r in replies):
+                time.sleep(_TRYAGAIN_PAUSE)  # a slot mid-migration: a moment
         return raise_first_error(replies, self.address)
 
     def _round(

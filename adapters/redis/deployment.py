@@ -48,10 +48,11 @@ def open_redis(
         revocations = RedisRevocations(lambda: [seed], f"{prefix}revoked")
 
     def probe() -> None:
-        """Every node answers, and takes a write (a full Redis, or a replica,
-        still answers PING and reads)."""
+        """Every primary answers, and takes a write (a full Redis, or a
+        replica, still answers PING and reads)."""
         lane.ping()
-        lane.call("SET", f"{prefix}probe", "1", "PX", 1000)
+        keys = lane.probe_keys(prefix)
+        lane.pipeline([("SET", key, "1", "PX", 1000) for key in keys])
 
     breaker = redis_breaker(settings, observer, probe)
     cache = RedisCache(lane, breaker, cache_ttl_seconds, prefix=f"{prefix}cache:v2:")

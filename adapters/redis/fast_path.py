@@ -58,6 +58,7 @@ def fast_path_for(client: redis.Redis) -> FastPath:
 
 
 _KEPT_PACKINGS = 4096
+_CLUSTER_HINT = "REDIS_URL names a Redis Cluster node; set REDIS_CLUSTER=1 and restart"
 
 
 class FastPath:
@@ -85,7 +86,7 @@ class FastPath:
         self, commands: Sequence[Sequence[Any]], again: bool = False
     ) -> list[Any]:
         if self._cluster_seen is not None:
-            raise DeploymentError(self._cluster_seen.kind, str(self._cluster_seen))
+            raise self._cluster_error()
         replies = self.exchange(commands, again)
         for reply in replies:
             if isinstance(reply, Exception):
@@ -127,8 +128,14 @@ class FastPath:
             rerun = self.exchange([commands[i] for i in unloaded])
             for i, reply in zip(unloaded, rerun, strict=True):
                 replies[i] = reply
-        self._notice_cluster(replies)
-        return raise_first_error(replies, self.address)
+        try:
+            self._notice_cluster(replies)
+            return raise_first_error(replies, self.address)
+        except DeploymentError:
+            # READONLY from a primary a failover demoted, behind a name that
+            # now points at the new one: a fresh connection finds it.
+            self._wire().reset()
+            raise
 
     def _notice_cluster(self, replies: list[Any]) -> None:
         for reply in replies:
@@ -139,8 +146,17 @@ class FastPath:
                     f"{code} {reply}: the Redis at {self.address} is a Redis "
                     "Cluster node, and this service is not in cluster mode; "
                     "set REDIS_CLUSTER=1 (and restart)",
+                    hint=_CLUSTER_HINT,
                 )
-                raise DeploymentError(self._cluster_seen.kind, str(self._cluster_seen))
+                raise self._cluster_error()
+
+    def _cluster_error(self) -> DeploymentError:
+        seen = self._cluster_seen
+        assert seen is not None
+        return DeploymentError(seen.kind, str(seen), hint=seen.hint)
+
+    def probe_keys(self, prefix: str) -> list[str]:
+        return [f"{prefix}probe"]
 
     def _pack(
         self, connection: Any, commands: Sequence[Sequence[Any]], again: bool

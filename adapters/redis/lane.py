@@ -37,6 +37,9 @@ class Lane(Protocol):
     def ping(self) -> None:
         """PING every node the lane sends to; raises as a command would."""
 
+    def probe_keys(self, prefix: str) -> list[str]:
+        """Keys under prefix that together land on every primary."""
+
 
 class Script:
     def __init__(self, lane: Lane, source: str) -> None:

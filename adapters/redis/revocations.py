@@ -58,7 +58,7 @@ class RedisRevocations:
         while not self.stopped.is_set():
             try:
                 self._follow(forget)
-            except (redis.RedisError, OSError, ValueError) as exc:
+            except Exception as exc:  # a long-lived listener: never dies of one
                 if not self._down:  # a new outage: retry soon at first
                     self._down = True
                     pause = RETRY_SECONDS
@@ -72,6 +72,8 @@ class RedisRevocations:
 
     def _follow(self, forget: Callable[[int | None], None]) -> None:
         nodes = self._nodes()
+        if not nodes:  # a cluster whose slots no primary serves yet
+            raise redis.ConnectionError("no Redis node to listen on")
         node = nodes[next(self._turn) % len(nodes)]  # another one after a failure
         pubsub = node.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:

@@ -38,9 +38,9 @@ class SlotMap:
         """ask(node): that node's CLUSTER SLOTS reply (an error reply as its
         exception); it raises redis.RedisError when the node does not answer."""
         self._ask = ask
-        self._known: list[Node] = [
-            seed
-        ]  # every node seen, the last that answered first
+        self._seed = seed
+        # Every node seen, the last that answered first; the seed always last.
+        self._known: list[Node] = [seed]
         self._owners: list[Node | None] = []
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
@@ -77,9 +77,10 @@ class SlotMap:
         a second unless forced, and by one thread at a time."""
         if not force and time.monotonic() - self._refreshed_at < self._refresh_every:
             return self._owners
+        asked_at = self._refreshed_at
         with self._refresh_lock:
-            if self._owners and time.monotonic() - self._refreshed_at < 0.05:
-                return self._owners  # another thread just did
+            if self._owners and self._refreshed_at != asked_at:
+                return self._owners  # another thread did, while this one waited
             self._refreshed_at = time.monotonic()
             tried: list[str] = []
             for node in list(self._known):
@@ -94,7 +95,10 @@ class SlotMap:
                 owners, nodes = _parse_slots(slots, node)
                 with self._lock:
                     self._owners = owners
-                    self._known = [node, *(n for n in nodes if n != node)]
+                    # The seed stays: a name (a configuration endpoint)
+                    # still answers when every address the map named changed.
+                    others = [n for n in nodes if n not in (node, self._seed)]
+                    self._known = list(dict.fromkeys([node, *others, self._seed]))
                 return owners
         raise redis.ConnectionError(
             "no node of the Redis Cluster gave its slot map: " + "; ".join(tried)

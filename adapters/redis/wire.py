@@ -12,6 +12,7 @@ to several nodes before it reads any reply.
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
 from typing import Any, NoReturn
 
@@ -49,7 +50,7 @@ class Wire:
         self._heard = False
         try:
             sock.sendall(payload)
-        except BlockingIOError:  # SO_SNDTIMEO: part of it may have gone
+        except (BlockingIOError, TimeoutError):  # part of it may have gone
             self._fail(redis.TimeoutError("Timeout writing to Redis"))
         except OSError as exc:
             self._fail(Unanswered(f"Error writing to Redis: {exc}"))
@@ -73,7 +74,7 @@ class Wire:
     def _receive(self, sock: socket.socket) -> None:
         try:
             size = sock.recv_into(self._buffer)
-        except BlockingIOError:  # SO_RCVTIMEO
+        except (BlockingIOError, TimeoutError):
             self._fail(redis.TimeoutError("Timeout reading from Redis"))
         except OSError as exc:
             self._fail(_closed(self._heard, str(exc)))
@@ -91,8 +92,12 @@ class Wire:
             assert sock is not None  # connect() raises when it cannot
         if sock is not self._socket:
             timeout = connection.socket_timeout
-            sock.settimeout(None)
-            if timeout:
+            if isinstance(sock, ssl.SSLSocket):
+                # TLS retries a read the kernel's timeout ended, for good:
+                # keep Python's timeout there (it raises TimeoutError).
+                sock.settimeout(timeout)
+            elif timeout:
+                sock.settimeout(None)
                 whole = int(timeout)
                 timeval = struct.pack("ll", whole, int((timeout - whole) * 1e6))
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
@@ -105,8 +110,13 @@ class Wire:
             )
         return sock
 
-    def _fail(self, error: redis.RedisError) -> NoReturn:
-        """Out of step now: the next exchange connects afresh."""
+    def reset(self) -> None:
+        """Connect afresh next time: this server may no longer be the one
+        the address names (a failover behind a DNS name), or not as it was."""
         self.connection.disconnect()
         self._socket = None
+
+    def _fail(self, error: redis.RedisError) -> NoReturn:
+        """Out of step now: the next exchange connects afresh."""
+        self.reset()
         raise error

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
+import ssl
+import subprocess
 import threading
+import time
+from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from adapters.redis.client import DeploymentError
 from adapters.redis.fast_path import FastPath, fast_path_for
 from tests.support.services import RedisServer
 
@@ -130,3 +138,60 @@ def test_a_forked_child_uses_a_connection_of_its_own(redis_db: redis.Redis) -> N
     os.waitpid(child, 0)
     assert reported and int(reported) != parent
     assert fast_path.call("CLIENT", "ID") == parent  # the parent's is untouched
+
+
+def test_over_tls_a_silent_server_is_a_timeout_not_a_hang(tmp_path: Path) -> None:
+    """TLS retries a read the kernel's timeout ended: the wire keeps Python's
+    timeout on a TLS socket, so a frozen link costs one timeout there too."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def serve_silently() -> None:
+        connection, _ = listener.accept()
+        tls = context.wrap_socket(connection, server_side=True)
+        held.append(tls)
+        while b"PING" not in (data := tls.recv(4096)):
+            tls.sendall(b"+OK\r\n" * data.count(b"*"))  # redis-py's CLIENT SETINFO
+        # The PING: never answered.
+
+    threading.Thread(target=serve_silently, daemon=True).start()
+    client = redis.Redis(
+        host="127.0.0.1", port=port, ssl=True, ssl_cert_reqs=None,
+        socket_timeout=0.25, socket_connect_timeout=2, protocol=2,
+        retry=Retry(NoBackoff(), 0),  # as the service's client: no retries
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(redis.TimeoutError):
+        FastPath(client).call("PING")
+    assert time.monotonic() - started < 2
+    listener.close()
+
+
+def test_a_deployment_error_reply_drops_the_connection(
+    own_redis: RedisServer, tmp_path: Path
+) -> None:
+    """READONLY from a primary a failover demoted: behind a DNS name the
+    next connection may reach the new primary, so the kept one goes."""
+    other = RedisServer(tmp_path / "other")
+    (tmp_path / "other").mkdir()
+    other.start()
+    try:
+        fast_path = FastPath(own_redis.client())
+        before = fast_path.call("CLIENT", "ID")
+        own_redis.client().replicaof("127.0.0.1", other.port)
+        with pytest.raises(DeploymentError):
+            fast_path.call("SET", "k", "v")
+        own_redis.client().replicaof("NO", "ONE")
+        assert fast_path.call("SET", "k", "v") == b"OK"
+        assert fast_path.call("CLIENT", "ID") != before  # a fresh connection
+    finally:
+        other.close()

@@ -100,3 +100,16 @@ def test_with_redis_down_notices_are_said_lost_once_and_resume_forgetting_all(
     said = [r.getMessage() for r in caplog.records if "notices" in r.getMessage()]
     assert len(said) == 2 and "resume" in said[1], said  # once each, no flood
     notices.stopped.set()
+
+
+def test_with_no_node_to_listen_on_yet_the_listener_waits_and_then_listens(
+    redis_db: redis.Redis,
+) -> None:
+    """A cluster whose slots no primary serves yet: the listener retries
+    (it does not die), then subscribes once there is a node."""
+    nodes: list[redis.Redis] = []
+    notices = RedisRevocations(lambda: nodes, f"test:revoked:{uuid.uuid4().hex}")
+    heard = listening(notices)
+    nodes.append(redis_db)
+    poll(lambda: None in heard, within=5, what="the listener subscribed")
+    notices.stopped.set()

@@ -8,6 +8,12 @@ import threading
 import pytest
 
 from adapters.breaker import BreakerOpen, CircuitBreaker
+from adapters.redis.client import (
+    REDIS_FAILURES,
+    DeploymentError,
+    failure_reason,
+    opens_at_once,
+)
 from tests.support.clocks import ManualClock
 
 COOLDOWN = 2.0
@@ -201,3 +207,57 @@ def test_a_forced_call_tries_the_backend_even_while_open(
     assert breaker.call(backend, force=True) == "answer"
     # It may have reached only the shards that answer: a probe closes it.
     assert breaker.is_open
+
+
+def redis_like(fake_clock: ManualClock, probe: Backend) -> CircuitBreaker:
+    """As redis_breaker makes it: deployment errors, a probe of its own."""
+    return CircuitBreaker(
+        "Redis", REDIS_FAILURES, COOLDOWN, clock=fake_clock,
+        at_once=opens_at_once, reason_of=failure_reason, probe=probe,
+    )  # fmt: skip
+
+
+def test_a_lasting_deployment_error_opens_at_once_a_passing_one_counts(
+    fake_clock: ManualClock,
+) -> None:
+    """OOM does not pass between two calls; TRYAGAIN (a slot mid-migration)
+    does: it counts toward the threshold like a timeout."""
+    breaker = redis_like(fake_clock, Backend())
+
+    def fails(error: Exception) -> None:
+        def operation() -> None:
+            raise error
+
+        with pytest.raises(BreakerOpen):
+            breaker.call(operation)
+
+    for _ in range(2):
+        fails(DeploymentError("tryagain", "TRYAGAIN", lasting=False))
+        assert not breaker.is_open
+        breaker.call(lambda: None)  # a success in between: it passed
+    fails(DeploymentError("oom", "OOM command not allowed (from 10.0.0.5:6379)",
+                          hint="Redis refuses writes: it is at maxmemory"))  # fmt: skip
+    assert breaker.is_open
+    # Readiness hears what is wrong, not where (it needs no key).
+    assert breaker.trouble == "oom: Redis refuses writes: it is at maxmemory"
+
+
+def test_only_the_probe_closes_it_and_a_forced_call_still_tries_when_it_fails(
+    fake_clock: ManualClock, backend: Backend
+) -> None:
+    probe = Backend()
+    breaker = redis_like(fake_clock, probe)
+    for _ in range(3):  # three timeouts or refusals in a row open it
+        trip(breaker, backend)
+    assert breaker.is_open
+    backend.up, probe.up = True, False
+    fake_clock.advance(COOLDOWN)
+    assert breaker.call(backend, force=True) == "answer"  # tried, though...
+    assert probe.calls == 1 and breaker.is_open  # ...the probe failed
+    fake_clock.advance(COOLDOWN)
+    with pytest.raises(BreakerOpen):
+        breaker.call(backend)  # not forced: the failed probe stops it
+    probe.up = True
+    fake_clock.advance(COOLDOWN)
+    assert breaker.call(backend) == "answer"
+    assert not breaker.is_open

@@ -341,3 +341,19 @@ def test_without_cluster_mode_a_cluster_is_one_warning_counted_errors_and_degrad
     assert len(said) == 1, said
     print(f"\nthe warning: {said[0]}\nreadiness: {ready}\nerrors counted: {errors}")
     assert "WARNING" in said[0] and "Redis Cluster" in said[0], said
+
+
+def test_the_breakers_probe_writes_to_every_primary(
+    redis_cluster: RedisCluster,
+) -> None:
+    """A full or read-only shard must keep the breaker open: the probe's
+    write reaches each primary, not one."""
+    made = service_redis(redis_cluster.seed_url, cluster=True)
+    keys = made.lane.probe_keys("ema:")
+    node = redis_cluster.client(redis_cluster.primaries()[0])
+    owners = {
+        redis_cluster.primary_of_slot(int(node.execute_command("CLUSTER KEYSLOT", k)))
+        for k in keys
+    }
+    assert len(keys) == 3 and owners == set(redis_cluster.primaries())
+    made.client.close()
