@@ -122,3 +122,15 @@ class SetupRefused(Exception):
     """The store cannot be brought up to date as asked (a connection the
     database refuses, a migration lock another holds): the message says what
     refused it and what to do."""
+
+
+class ChangesExpired(DomainError):
+    """A change-feed position older than the retained history: the changes
+    after it are gone, and the client must list the resources again."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This cursor points before the oldest retained change: changes after "
+            "it are no longer kept. List the resources again, then follow the "
+            "feed from GET /v1/changes/head."
+        )

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import peewee as pw
 import pytest
 import redis
 from falcon import testing
@@ -58,16 +57,11 @@ def postgres_url() -> Iterator[str]:
     admin.close_all()
 
 
-def empty_tables(db: pw.Database) -> None:
-    db.connect(reuse_if_open=True)
-    db.execute_sql("TRUNCATE employee, manager, api_key RESTART IDENTITY")
-    db.close()
-
-
 def emptied_storage(url: str) -> Iterator[SqlStorage]:
     """A storage on the PostgreSQL database at url, its tables emptied."""
     db = open_database(url)
-    empty_tables(db)
+    services.empty_tables(db)
+    db.close()
     storage = SqlStorage(db)
     yield storage
     storage.close()

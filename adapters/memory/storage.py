@@ -15,7 +15,9 @@ from types import TracebackType
 from typing import Any, Generic, Self
 
 from adapters.memory.api_keys import ApiKeyTable, MemoryApiKeyRepository, Undo
+from adapters.memory.changes import MemoryChangeLog, MemoryFeed, pending_change
 from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
+from domain.feed import Action, Change
 from domain.model import (
     Employee,
     EmployeeFilter,
@@ -52,12 +54,14 @@ class MemoryStore:
         self.employees: _Table[Employee] = _Table("Employee")
         self.managers: _Table[Manager] = _Table("Manager")
         self.api_keys = ApiKeyTable()
+        self.feed = MemoryFeed()
 
 
 class _MemoryRepository(Generic[R]):
-    def __init__(self, table: _Table[R], undo: list[Undo]) -> None:
+    def __init__(self, table: _Table[R], undo: list[Undo], log: list[Change]) -> None:
         self._table: _Table[R] = table
         self._undo = undo
+        self._log = log  # this unit's changes, for the feed when it commits
 
     def get(self, record_id: int, *, lock: Lock = Lock.NONE) -> R | None:
         return self._table.rows.get(record_id)
@@ -66,6 +70,7 @@ class _MemoryRepository(Generic[R]):
         self._check_email(record)
         stored = replace(record, id=next(self._table.ids))
         self._put(stored)
+        self._log.append(pending_change(Action.CREATED, stored))
         return stored
 
     def update(self, record: R, *, expected_version: int) -> None:
@@ -75,6 +80,8 @@ class _MemoryRepository(Generic[R]):
         self._check_email(record)
         self._remove(current)
         self._put(record)
+        if record.version != current.version:
+            self._log.append(pending_change(Action.UPDATED, record))
 
     def change(
         self,
@@ -99,6 +106,7 @@ class _MemoryRepository(Generic[R]):
         current = self._table.rows.get(record_id)
         if current is not None:
             self._remove(current)
+            self._log.append(pending_change(Action.DELETED, current))
 
     def _scan(self, after_id: int, limit: int, keep: Callable[[R], bool]) -> list[R]:
         rows = self._table.rows
@@ -132,8 +140,8 @@ def _matches_q(record: Employee | Manager, q: str | None) -> bool:
 
 
 class MemoryEmployeeRepository(_MemoryRepository[Employee]):
-    def __init__(self, store: MemoryStore, undo: list[Undo]) -> None:
-        super().__init__(store.employees, undo)
+    def __init__(self, store: MemoryStore, undo: list[Undo], log: list[Change]) -> None:
+        super().__init__(store.employees, undo, log)
         self._managers = store.managers
 
     def add(self, record: Employee) -> Employee:
@@ -160,17 +168,14 @@ class MemoryEmployeeRepository(_MemoryRepository[Employee]):
         return any(e.manager_id == manager_id for e in self._table.rows.values())
 
     def _check_manager(self, record: Employee) -> None:
-        # The foreign key a database would enforce.
-        if (
-            record.manager_id is not None
-            and record.manager_id not in self._managers.rows
-        ):
+        wanted = record.manager_id  # the foreign key a database would enforce
+        if wanted is not None and wanted not in self._managers.rows:
             raise ConcurrentUpdate()
 
 
 class MemoryManagerRepository(_MemoryRepository[Manager]):
-    def __init__(self, store: MemoryStore, undo: list[Undo]) -> None:
-        super().__init__(store.managers, undo)
+    def __init__(self, store: MemoryStore, undo: list[Undo], log: list[Change]) -> None:
+        super().__init__(store.managers, undo, log)
         self._employees = store.employees
 
     def delete(self, record_id: int) -> None:
@@ -193,13 +198,16 @@ class MemoryUnitOfWork:
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._undo: list[Undo] = []
-        self.employees = MemoryEmployeeRepository(store, self._undo)
-        self.managers = MemoryManagerRepository(store, self._undo)
+        self._log: list[Change] = []
+        self.employees = MemoryEmployeeRepository(store, self._undo, self._log)
+        self.managers = MemoryManagerRepository(store, self._undo, self._log)
         self.api_keys = MemoryApiKeyRepository(store.api_keys, self._undo)
+        self.changes = MemoryChangeLog(store.feed)
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
         self._undo.clear()
+        self._log.clear()
         return self
 
     def __exit__(
@@ -216,6 +224,8 @@ class MemoryUnitOfWork:
 
     def commit(self) -> None:
         self._undo.clear()
+        self._store.feed.append(self._log)
+        self._log.clear()
 
 
 class MemoryStorage:

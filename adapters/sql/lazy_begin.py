@@ -4,13 +4,13 @@ alone would be one more. A transaction that ran no statement sends neither
 BEGIN nor its COMMIT or ROLLBACK.
 
 The statement timeout goes out the same way, as `SET LOCAL statement_timeout`
-at the head of each transaction and of each statement sent outside one (a
-query string of several statements is one implicit transaction, so SET LOCAL
-holds for the statement after it). Nothing is set for the session, nor sent
-as a startup option: a transaction pooler (PgBouncer in transaction mode)
-refuses startup options and lends a session's server connection to other
-clients between transactions, so a session setting would neither hold for
-this client nor stay out of another's.
+(and the same idle-in-transaction timeout) at the head of each transaction
+and of each statement sent outside one (a query string of several statements
+is one implicit transaction, so SET LOCAL holds for the statement after it).
+Nothing is set for the session, nor sent as a startup option: a transaction
+pooler (PgBouncer in transaction mode) refuses startup options and lends a
+session's server connection to other clients between transactions, so a
+session setting would neither hold for this client nor stay out of another's.
 """
 
 from __future__ import annotations
@@ -42,7 +42,13 @@ class LazyBegin:
     ) -> None:
         super().__init__(*args, **kwargs)
         self._begin = threading.local()  # this thread's transaction: BEGIN unsent
-        self._head = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+        # An open transaction holds the change feed back (its readers stop at
+        # the oldest running transaction): one left idle ends as a statement would.
+        ms = int(statement_timeout_ms)
+        self._head = (
+            f"SET LOCAL statement_timeout = {ms}; "
+            f"SET LOCAL idle_in_transaction_session_timeout = {ms}; "
+        )
 
     def begin(self, isolation_level: Any = None) -> None:
         if isolation_level is not None or private.isolation_level(self):  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from playhouse.pool import MaxConnectionsExceeded, PooledDatabase
 from adapters.observer import BackendObserver, NoObserver
 from adapters.outage_log import OutageLog
 from adapters.sql.api_keys import SqlApiKeyRepository
+from adapters.sql.changes import SqlChangeLog
 from adapters.sql.database import is_postgres
 from adapters.sql.deadline import work_begins, work_ends
 from adapters.sql.migrate import apply_migrations
@@ -60,6 +61,7 @@ class SqlUnitOfWork:
         self.employees = factory.employees
         self.managers = factory.managers
         self.api_keys = factory.api_keys
+        self.changes = factory.changes
 
     def __enter__(self) -> Self:
         work_begins(self._arrival())
@@ -167,6 +169,7 @@ class SqlStorage:
         self.employees = SqlEmployeeRepository(tables.employee, postgres)
         self.managers = SqlManagerRepository(tables.manager, postgres)
         self.api_keys = SqlApiKeyRepository(tables.api_key)
+        self.changes = SqlChangeLog(db, postgres)
 
     def __call__(self, *, write: bool = True, alone: bool = False) -> SqlUnitOfWork:
         # A lone statement autocommits: no BEGIN, no COMMIT, one round trip.

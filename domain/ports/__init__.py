@@ -4,6 +4,7 @@ One module per port; everything is re-exported here.
 """
 
 from domain.ports.cache import Cache, CacheUnavailable, Stamp
+from domain.ports.changes import ChangeLog
 from domain.ports.clock import Clock
 from domain.ports.idempotency import (
     Claim,
@@ -32,6 +33,7 @@ __all__ = [
     "Cache",
     "CacheLookup",
     "CacheUnavailable",
+    "ChangeLog",
     "Claim",
     "ClaimState",
     "Clock",

@@ -17,6 +17,7 @@ from domain.model import (
     Precondition,
     R,
 )
+from domain.ports.changes import ChangeLog
 
 
 class Lock(enum.Enum):
@@ -109,6 +110,9 @@ class UnitOfWork(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def changes(self) -> ChangeLog: ...
 
     def __enter__(self) -> Self: ...
 

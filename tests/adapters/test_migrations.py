@@ -39,7 +39,7 @@ MIGRATE = (
     else [sys.executable, "-m", "bootstrap", "migrate"]
 )
 RUNS = 3
-APPLIED = "applied 2 migration(s): 001_initial, 002_api_keys"
+APPLIED = "applied 3 migration(s): 001_initial, 002_api_keys, 003_change_feed"
 NOTHING = "applied 0 migration(s): none pending"
 
 
@@ -77,7 +77,11 @@ def assert_applied_once(
     outputs = sorted(run.stdout.strip() for run in runs)
     assert outputs == sorted([APPLIED] + [NOTHING] * (RUNS - 1))
     history = db.execute_sql("SELECT name FROM migratehistory").fetchall()
-    assert [name for (name,) in history] == ["001_initial", "002_api_keys"]
+    assert [name for (name,) in history] == [
+        "001_initial",
+        "002_api_keys",
+        "003_change_feed",
+    ]
     assert {"employee", "manager", "migratehistory"} <= set(db.get_tables())
     indexes = {index.name for index in db.get_indexes("employee")}
     assert {"employee_email_lower_key", "employee_manager_idx"} <= indexes
@@ -158,6 +162,7 @@ def test_migrations_log_one_line_each_and_their_sql_only_when_debugging(
     assert migrate_logs(tmp_path, "info") == [
         'Migrate "001_initial"',
         'Migrate "002_api_keys"',
+        'Migrate "003_change_feed"',
     ]
     debugging = "\n".join(migrate_logs(tmp_path, "debug"))
     assert "CREATE TABLE" in debugging and "Starting migrations" in debugging

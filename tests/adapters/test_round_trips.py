@@ -35,7 +35,10 @@ class Exchanges:
         return [_shape(sql) for sql in self.sent]
 
 
-_TIMEOUT = re.compile(r"SET LOCAL statement_timeout = \d+; ")
+_TIMEOUT = re.compile(
+    r"SET LOCAL statement_timeout = \d+; "
+    r"SET LOCAL idle_in_transaction_session_timeout = \d+; "
+)
 
 
 def _shape(sql: str) -> str:
@@ -154,6 +157,9 @@ def test_the_statement_timeout_rides_with_each_transaction_and_lone_statement(
     joined = list(hooked)
     hooked.clear()
     employees.get(ada.id)
-    head = "SET LOCAL statement_timeout = 5000; "
+    head = (
+        "SET LOCAL statement_timeout = 5000; "
+        "SET LOCAL idle_in_transaction_session_timeout = 5000; "
+    )
     assert joined[0].startswith(f"BEGIN; {head}") and head not in joined[1], joined
     assert hooked[0].startswith(head), hooked

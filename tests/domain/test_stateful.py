@@ -48,8 +48,8 @@ from domain.model import (
 )
 from domain.ports import UnitOfWorkFactory
 from domain.services import EmployeeService, ManagerService, TeamService
-from tests.conftest import empty_tables
 from tests.support.clocks import ManualClock
+from tests.support.services import empty_tables
 
 # Small pools make collisions (the same email in another case) common; one
 # invalid value per pool exercises the field rules.

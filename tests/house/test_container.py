@@ -32,10 +32,14 @@ def applied_migrations(database: Path) -> list[str]:
 def test_serve_migrates_then_hands_over_to_gunicorn(tmp_path: Path) -> None:
     done = serve(tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "applied 2 migration(s): 001_initial, 002_api_keys" in done.stdout
+    assert (
+        "applied 3 migration(s): 001_initial, 002_api_keys, 003_change_feed"
+        in done.stdout
+    )
     assert applied_migrations(tmp_path / "container.sqlite3") == [
         "001_initial",
         "002_api_keys",
+        "003_change_feed",
     ]
 
 

@@ -75,11 +75,17 @@ def free_port() -> int:
         return port
 
 
+def empty_tables(db: pw.Database) -> None:
+    """Empty the tables and the feed's tasks; ids start at 1 again."""
+    db.connect(reuse_if_open=True)
+    db.execute_sql("TRUNCATE employee, manager, api_key, change RESTART IDENTITY")
+    db.execute_sql("UPDATE feed_task SET holder = NULL, until = NULL, position = NULL")
+
+
 def empty_database(url: str) -> None:
     """Empty the tables of the PostgreSQL database at url; ids start at 1 again."""
     db: pw.Database = open_database(url)
-    db.connect(reuse_if_open=True)
-    db.execute_sql("TRUNCATE employee, manager, api_key RESTART IDENTITY")
+    empty_tables(db)
     db.close_all()
 
 
