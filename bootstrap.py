@@ -21,9 +21,10 @@ from adapters.redis.deployment import open_redis
 from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
 from domain import ports
-from domain.services import ApiKeyService, EmployeeService, ManagerService, TeamService
+from domain import services as use_cases
 from entrypoints.cli import main as cli
 from entrypoints.http import app as web
+from entrypoints.http.feed_keeper import FeedKeeper
 from entrypoints.http.metrics import Metrics
 from entrypoints.server import request_clock
 from entrypoints.server.lifecycle import Draining, drain_on_sigterm
@@ -53,7 +54,7 @@ def key_service(
     storage: ports.Storage,
     clock: ports.Clock | None = None,
     notices: ports.RevocationNotices | None = None,
-) -> ApiKeyService:
+) -> use_cases.ApiKeyService:
     """API keys over the storage, revocations announced over Redis when it is
     configured; SettingsError when SECRET_KEY is missing."""
     if notices is None and settings.redis is not None:
@@ -61,12 +62,12 @@ def key_service(
     secret, seconds = settings.auth.required_secret_key(), settings.auth.cache_seconds
     clock = clock or SystemClock()
     previous = settings.auth.previous_secret_keys
-    return ApiKeyService(storage, clock, secret, cache_seconds=seconds,
-                         notices=notices, previous_secret_keys=previous)  # fmt: skip
+    return use_cases.ApiKeyService(storage, clock, secret, cache_seconds=seconds,
+        notices=notices, previous_secret_keys=previous)  # fmt: skip
 
 
 @contextmanager
-def api_keys(settings: Settings) -> Iterator[ApiKeyService]:
+def api_keys(settings: Settings) -> Iterator[use_cases.ApiKeyService]:
     """API keys over the configured store, closed after (the command line's)."""
     storage = open_storage(settings)
     try:
@@ -86,8 +87,11 @@ def bootstrap(
     readiness: web.Readiness | None = None,
     draining: Draining | None = None,
     metrics: Metrics | None = None,
+    keep_feed: bool = False,
 ) -> web.WsgiApp:
-    """The app with every dependency overridable; defaults are built here, now."""
+    """The app with every dependency overridable; defaults are built here, now.
+    keep_feed: run the change feed's upkeep in this process (entrypoints/http/
+    feed_keeper.py), as a serving process does."""
     settings = settings or Settings()
     metrics = metrics or Metrics(settings.server.metrics_dir)
     storage = storage or open_storage(settings, metrics)
@@ -102,34 +106,26 @@ def bootstrap(
     both: ports.LimitedRead = SeparateLimitedRead(limiter, cache)
     if redis and (limiter, cache) == (redis.limiter, redis.cache):
         both = redis.limited_read  # one round trip for both
-    services = web.Services(
-        EmployeeService(storage, clock),
-        ManagerService(storage, clock),
-        TeamService(storage, clock),
-    )
+    feed = use_cases.ChangeFeed(storage, clock)
+    services = web.Services(use_cases.EmployeeService(storage, clock),
+                            use_cases.ManagerService(storage, clock),
+                            use_cases.TeamService(storage, clock), feed)  # fmt: skip
     checks: dict[str, ports.HealthCheck] = {"redis": redis.health} if redis else {}
-    readiness = readiness or _readiness(storage, checks, settings, draining)
+    if readiness is None:
+        fail_closed, stopping = settings.http.rate_limits.fail_closed, draining
+        active = (stopping or Draining()).active
+        readiness = web.Readiness.of(storage, checks, fail_closed, active)
     notices = redis.revocations if redis else LocalRevocations()
     keys = None
     if not settings.auth.disabled:
         keys = key_service(settings, storage, clock, notices)
         notices.listen(keys.forget)
     shared = cache if settings.response_cache else None
+    if keep_feed:  # not in every test's app: each would start two threads
+        kept = None if isinstance(shared, MemoryCache) else shared  # dies with us
+        FeedKeeper(feed, kept, settings.changes_retention_seconds, metrics).start()
     edge = web.EdgeDependencies(limiter, idempotency, keys, shared, metrics, both)
     return web.create_app(services, readiness, edge, settings.http)
-
-
-def _readiness(
-    storage: ports.Storage,
-    redis: dict[str, ports.HealthCheck],
-    settings: Settings,
-    draining: Draining | None,
-) -> web.Readiness:
-    required: dict[str, ports.HealthCheck] = {"database": storage}
-    if settings.http.rate_limits.fail_closed:
-        required.update(redis)  # without Redis every limited request is a 503
-        redis = {}
-    return web.Readiness(required, redis, (draining or Draining()).active)
 
 
 def get_app() -> web.WsgiApp:
@@ -138,7 +134,9 @@ def get_app() -> web.WsgiApp:
     drain_on_sigterm(draining)
     metrics = Metrics(settings.server.metrics_dir)
     count_drops_with(metrics.log_record_dropped)
-    return bootstrap(settings=settings, draining=draining, metrics=metrics)
+    return bootstrap(
+        settings=settings, draining=draining, metrics=metrics, keep_feed=True
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

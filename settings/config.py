@@ -24,6 +24,7 @@ from settings.values import (
     database_url,
     default_key_prefix,
     key_prefix,
+    parse_duration,
     parse_networks,
     parse_quota,
     redis_url,
@@ -33,7 +34,11 @@ from settings.values import (
 
 DEFAULT_DATABASE_URL = "sqlite:///employees.sqlite3"
 DEFAULT_AUTH_LOOKUPS = Quota(30, 60)
-DEFAULT_QUOTAS = {"employees": Quota(10, 60), "managers": Quota(20, 60)}
+DEFAULT_QUOTAS = {
+    "employees": Quota(10, 60),
+    "managers": Quota(20, 60),
+    "changes": Quota(60, 60),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +93,14 @@ class RateLimitSettings:
     quotas: Mapping[str, Quota] = field(default_factory=lambda: dict(DEFAULT_QUOTAS))
     fail_closed: bool = False
 
+    def quota_of(self, group: str) -> Quota:
+        """The group's quota: as configured, else the default."""
+        return self.quotas.get(group) or DEFAULT_QUOTAS[group]
+
+    @property
+    def groups(self) -> list[str]:
+        return list(DEFAULT_QUOTAS)
+
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
@@ -98,6 +111,8 @@ class HttpSettings:
     idempotency_claim_seconds: int = 120
     # API-key lookups (tokens not verified lately) an address may cause.
     auth_lookups: Quota = DEFAULT_AUTH_LOOKUPS
+    # Honour X-Test-Crash (the fault tests' crash window; never in production).
+    test_hooks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +122,7 @@ class Settings:
     redis: RedisSettings | None = None
     cache_ttl_seconds: int = 60
     response_cache: bool = True  # off: every read goes to the database
+    changes_retention_seconds: int = 7 * 86400
     http: HttpSettings = field(default_factory=HttpSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -157,6 +173,9 @@ def _read(env: Environment) -> Settings:
         redis=redis,
         cache_ttl_seconds=env.integer("CACHE_TTL_SECONDS", 60, 1, 86_400),
         response_cache=env.flag("RESPONSE_CACHE", True),
+        changes_retention_seconds=env.parsed(
+            "CHANGES_RETENTION", 7 * 86400, parse_duration
+        ),
         http=HttpSettings(
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, 1, 64 * 2**20),
             trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
@@ -168,6 +187,9 @@ def _read(env: Environment) -> Settings:
                     "managers": env.parsed(
                         "RATE_LIMIT_MANAGERS", DEFAULT_QUOTAS["managers"], parse_quota
                     ),
+                    "changes": env.parsed(
+                        "RATE_LIMIT_CHANGES", DEFAULT_QUOTAS["changes"], parse_quota
+                    ),
                 },
                 fail_closed=env.flag("RATE_LIMIT_FAIL_CLOSED", False),
             ),
@@ -175,6 +197,7 @@ def _read(env: Environment) -> Settings:
             idempotency_claim_seconds=env.integer(
                 "IDEMPOTENCY_CLAIM_SECONDS", 120, 1, 86_400
             ),
+            test_hooks=env.flag("TEST_HOOKS", False),
         ),
         server=server,
         auth=AuthSettings(

@@ -179,6 +179,23 @@ def parse_quota(text: str) -> Quota:
     return Quota(int(match[1]), window)
 
 
+_DURATION = re.compile(r"\s*(\d{1,9})\s*(s|m|h|d)?\s*")
+_DURATION_UNITS = {None: 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> int:
+    """'7d', '12h', '30m', '90s' or seconds ('3600'), in seconds, one minute
+    to a year; ValueError says what is allowed."""
+    match = _DURATION.fullmatch(text)
+    seconds = int(match[1]) * _DURATION_UNITS[match[2]] if match else 0
+    if not 60 <= seconds <= 366 * 86400:
+        raise ValueError(
+            "must be a duration from one minute to a year: Nd, Nh, Nm, Ns or "
+            "seconds (e.g. 7d)"
+        )
+    return seconds
+
+
 def parse_networks(text: str) -> list[Network]:
     """Comma-separated CIDRs or addresses, e.g. "10.0.0.0/8, 127.0.0.1".
     IPv4-mapped IPv6 networks (::ffff:10.0.0.0/104) become IPv4 networks,

@@ -17,6 +17,7 @@ from entrypoints.http.cached_reads import CachedReads
 from entrypoints.http.client_address import ClientAddress
 from entrypoints.http.common_headers import RequestId, SecurityHeaders
 from entrypoints.http.converters import IdConverter
+from entrypoints.http.crash_hook import CrashHook
 from entrypoints.http.idempotency import Idempotency
 from entrypoints.http.json_media import MsgspecJSONHandler
 from entrypoints.http.lookup_allowance import LookupAllowance
@@ -72,7 +73,9 @@ def create_app(
             "AUTH_DISABLED=1: every request is served without an API key and "
             "identified by its address only; never run production like this"
         )
-    edge.metrics.groups_known(settings.rate_limits.quotas)
+    if settings.test_hooks:
+        log.warning("TEST_HOOKS=1: X-Test-Crash kills workers; never in production")
+    edge.metrics.groups_known(settings.rate_limits.groups)
     client_address = ClientAddress(settings.trusted_proxies)
     lookups = LookupAllowance(
         edge.limiter,
@@ -96,6 +99,7 @@ def create_app(
         RateLimit(reads, settings.rate_limits, authenticator, edge.metrics),
         Authorize(authenticator, EXEMPT_ROUTES),
         idempotency,
+        *([CrashHook()] if settings.test_hooks else []),
     ]
     app = falcon.App(middleware=middleware)
     _configure_media(app)

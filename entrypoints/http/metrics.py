@@ -70,6 +70,11 @@ class Metrics:
             "log_records_dropped", "Log lines dropped because the log's reader "
             "stalled and the queue before it was full.", registry=registry,
         )  # fmt: skip
+        self.feed = Counter(
+            "change_feed_changes", "Changes the background upkeep handled: swept "
+            "(their cache invalidation made sure of) or pruned (past retention).",
+            ["task"], registry=registry,
+        )  # fmt: skip
         self.db_connections = Gauge(
             "db_pool_connections", "Database connections held by the pool, by state.",
             ["state"], registry=registry, multiprocess_mode="livesum",
@@ -100,6 +105,11 @@ class Metrics:
             self._child(self.rejections, group)
         for result in ("hit", "miss"):
             self._child(self.cache, result)
+        for task in ("sweep", "prune"):
+            self._child(self.feed, task)
+
+    def feed_handled(self, task: str, count: int) -> None:
+        self._child(self.feed, task).inc(count)
 
     # The BackendObserver the adapters report to.
     def failures_expected(self, backend: str, kinds: Sequence[str]) -> None:

@@ -26,6 +26,7 @@ TITLES = {
     404: "Not Found",
     405: "Method Not Allowed",
     409: "Conflict",
+    410: "Gone",
     412: "Precondition Failed",
     413: "Content Too Large",
     415: "Unsupported Media Type",
@@ -116,6 +117,7 @@ STATUS_FOR: dict[type[errors.DomainError], int] = {
     errors.ValidationFailed: 422,
     errors.PreconditionFailed: 412,
     errors.StorageUnavailable: 503,
+    errors.ChangesExpired: 410,
 }
 
 

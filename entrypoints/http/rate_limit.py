@@ -21,7 +21,11 @@ from settings import RateLimitSettings
 log = logging.getLogger(__name__)
 
 # Route prefix -> group name. Teams live under /v1/managers.
-GROUPS = {"/v1/employees": "employees", "/v1/managers": "managers"}
+GROUPS = {
+    "/v1/employees": "employees",
+    "/v1/managers": "managers",
+    "/v1/changes": "changes",
+}
 _SLASHES = re.compile("/{2,}")
 
 
@@ -93,7 +97,7 @@ class RateLimit:
         identity: Identity,
         params: Mapping[str, int],
     ) -> None:
-        quota = self._settings.quotas[group]
+        quota = self._settings.quota_of(group)
         if identity.key is not None:
             quota = identity.key.quotas.get(group, quota)
         bucket = f"{group}:{identity.client}"  # what the limiter counts

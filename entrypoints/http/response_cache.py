@@ -16,6 +16,7 @@ from contextlib import contextmanager, suppress
 import msgspec
 
 from domain.ports import Cache, CacheLookup, CacheUnavailable
+from entrypoints.http.crash_hook import crash_if_armed
 from entrypoints.http.metrics import Metrics
 
 
@@ -85,6 +86,7 @@ class ResponseCache:
         """Invalidate after the block, whatever its outcome, before responding."""
         try:
             yield
+            crash_if_armed()  # committed, not yet invalidated (a test hook)
         finally:
             if self._cache is not None:
                 # When it fails, the backend bumps its epoch once it recovers.

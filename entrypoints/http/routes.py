@@ -11,7 +11,7 @@ import falcon
 
 from domain.model import EmployeeFilter, ManagerFilter
 from domain.ports import HealthCheck
-from domain.services import EmployeeService, ManagerService, TeamService
+from domain.services import ChangeFeed, EmployeeService, ManagerService, TeamService
 from entrypoints.http import schemas
 from entrypoints.http.cached_reads import CachedReads
 from entrypoints.http.idempotency import Idempotency
@@ -19,6 +19,7 @@ from entrypoints.http.metrics import Metrics, MetricsResource
 from entrypoints.http.openapi.document import openapi_document
 from entrypoints.http.openapi.operations import DOCS_ASSET
 from entrypoints.http.pagination import parse_id_filter, parse_text_filter
+from entrypoints.http.resources.changes import ChangesResource
 from entrypoints.http.resources.docs import (
     DocsAssetResource,
     DocsResource,
@@ -75,6 +76,7 @@ class Services:
     employees: EmployeeService
     managers: ManagerService
     teams: TeamService
+    changes: ChangeFeed
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,20 @@ class Readiness:
     required: Mapping[str, HealthCheck]
     optional: Mapping[str, HealthCheck] = field(default_factory=dict)
     draining: Callable[[], bool] = lambda: False
+
+    @classmethod
+    def of(
+        cls,
+        database: HealthCheck,
+        redis: Mapping[str, HealthCheck],
+        fail_closed: bool,
+        draining: Callable[[], bool],
+    ) -> Readiness:
+        """The database is required; Redis too when the limiter fails closed
+        (without it every limited request is a 503), else optional."""
+        if fail_closed:
+            return cls({"database": database, **redis}, {}, draining)
+        return cls({"database": database}, redis, draining)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,9 @@ def add_routes(
     parts: RouteParts,
 ) -> None:
     _add_records(app, services, parts)
+    changes = ChangesResource(services.changes)
+    app.add_route("/v1/changes", changes)
+    app.add_route("/v1/changes/head", changes, suffix="head")
     app.add_route("/metrics", MetricsResource(parts.metrics))
     openapi = OpenApiResource()
     app.add_route("/openapi.json", openapi)

@@ -97,6 +97,7 @@ def test_rejections_are_counted_by_group() -> None:
     assert samples(client, "rate_limit_rejections_total") == {
         ("employees",): 2,
         ("managers",): 0,  # there from the start
+        ("changes",): 0,
     }
 
 

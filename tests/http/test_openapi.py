@@ -117,7 +117,7 @@ def test_operations_have_readable_stable_ids_and_a_tag_per_resource(
         "leaveTeam",
     )
     assert {op["tags"][0] for op in operations} == {
-        "employees", "managers", "teams", "service"
+        "employees", "managers", "teams", "changes", "service"
     }  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from entrypoints.http import schemas
+from entrypoints.http import feed_wire, schemas
 from entrypoints.http.problems import ProblemBody
 from entrypoints.http.resources.health import Status
 
@@ -19,6 +19,8 @@ MANAGERS = "/v1/managers"
 MANAGER = "/v1/managers/{manager_id}"
 TEAM = "/v1/managers/{manager_id}/employees"
 MEMBER = "/v1/managers/{manager_id}/employees/{employee_id}"
+CHANGES = "/v1/changes"
+CHANGES_HEAD = "/v1/changes/head"
 DOCS_ASSET = "/docs/static/{version}/{name}"
 
 
@@ -40,6 +42,21 @@ class Operation:
 
 
 PAGE_QUERY = ("limit", "cursor")
+FEED = (
+    "Changes after the cursor `after` (absent: from the oldest kept), in feed "
+    "order: each record's changes in version order, across every instance. "
+    "`next_cursor` is never null: after a full page it is the last item's "
+    "`seq`; when no more changes are readable it is the feed's end (which may "
+    "be past the last item shown, for instance past changes of the other "
+    "resource), so polling with it is always safe and skips nothing. Each "
+    "item's `seq` is a cursor too. `at` is the record's `updated_at` for "
+    "created and updated, and the time of the deletion for deleted. A "
+    "change is readable once every transaction that began before it has "
+    "ended: normally at once, at most the database statement timeout (5 s "
+    "by default) behind. 410 when changes after `after` were pruned "
+    "(CHANGES_RETENTION, 7 days by default): list the resources again. "
+    "Rate-limit group `changes`."
+)
 WRITE_ERRORS = (400, 413, 415, 422)
 
 
@@ -120,6 +137,25 @@ OPERATIONS: Operations = {
         description="404 when either is absent or the employee is not in this "
         "team (before If-Match is looked at).",
     ),
+    (CHANGES, "GET"): Operation(
+        "Follow the change feed: every change of a record, once, in order", 200,
+        feed_wire.ChangeFeedPage, query=("after", "changes_limit", "resource"),
+        errors=(410, 422), description=FEED,
+    ),
+    (CHANGES, "HEAD"): Operation(
+        "Headers of a page of the change feed", 200,
+        query=("after", "changes_limit", "resource"), errors=(410, 422),
+    ),
+    (CHANGES_HEAD, "GET"): Operation(
+        "The change feed's current end, for list-then-follow", 200,
+        feed_wire.FeedHead, errors=(422,),
+        description="Take the head, list the resources, then follow the feed "
+        "from this cursor, applying each change whose version is newer than "
+        "the copy's. Takes no query parameters (any is 422).",
+    ),
+    (CHANGES_HEAD, "HEAD"): Operation(
+        "Headers of the change feed's end", 200, errors=(422,)
+    ),
     ("/metrics", "GET"): Operation(
         "Prometheus metrics", 200, keyed=False, media="text/plain",
         description="Keep it off the public listener (see the README).",
@@ -178,6 +214,9 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     **_record_ids("Managers", "Manager", MANAGERS, MANAGER),
     (TEAM, "GET"): "listTeam", (TEAM, "HEAD"): "headTeam",
     (MEMBER, "PUT"): "joinTeam", (MEMBER, "DELETE"): "leaveTeam",
+    (CHANGES, "GET"): "listChanges", (CHANGES, "HEAD"): "headChanges",
+    (CHANGES_HEAD, "GET"): "getChangesHead",
+    (CHANGES_HEAD, "HEAD"): "headChangesHead",
     ("/metrics", "GET"): "getMetrics", ("/metrics", "HEAD"): "headMetrics",
     ("/health/live", "GET"): "getLiveness", ("/health/live", "HEAD"): "headLiveness",
     ("/health/ready", "GET"): "getReadiness",
@@ -193,6 +232,8 @@ def tag_of(template: str) -> str:
     """The group a generated client puts the operation in."""
     if template.startswith(TEAM):
         return "teams"
+    if template.startswith(CHANGES):
+        return "changes"
     for prefix, tag in ((EMPLOYEES, "employees"), (MANAGERS, "managers")):
         if template.startswith(prefix):
             return tag
@@ -202,5 +243,6 @@ def tag_of(template: str) -> str:
 SCHEMAS = (
     schemas.EmployeeIn, schemas.EmployeePatch, schemas.EmployeeOut,
     schemas.EmployeePage, schemas.ManagerIn, schemas.ManagerPatch,
-    schemas.ManagerOut, schemas.ManagerPage, ProblemBody, Status,
+    schemas.ManagerOut, schemas.ManagerPage, feed_wire.ChangeFeedPage,
+    feed_wire.FeedHead, ProblemBody, Status,
 )  # fmt: skip

@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from domain.model import MAX_ID
+from entrypoints.http.feed_wire import DEFAULT_LIMIT as FEED_DEFAULT_LIMIT
+from entrypoints.http.feed_wire import MAX_CURSOR_LENGTH as FEED_CURSOR_LENGTH
+from entrypoints.http.feed_wire import MAX_LIMIT as FEED_MAX_LIMIT
 from entrypoints.http.pagination import (
     DEFAULT_LIMIT,
     MAX_CURSOR_LENGTH,
@@ -64,6 +67,8 @@ STATUS_WORDS = {
     404: "No such resource.", 405: "Method not allowed here (see Allow).",
     409: "Conflicts with the current state (duplicate email, another team, "
          "a manager with employees, a request with this Idempotency-Key in progress).",
+    410: "The cursor points before the oldest change kept: list the "
+         "resources again, then follow the feed from its head.",
     412: "If-Match does not match the current ETag.",
     413: "Body larger than the configured maximum.",
     414: "Request line over 8190 bytes: the HTTP server's own plain answer, "
@@ -88,6 +93,16 @@ PARAMETERS: dict[str, Any] = {
     "cursor": {"name": "cursor", "in": "query", "schema": {
         "type": "string", "maxLength": MAX_CURSOR_LENGTH},
                "description": "The previous page's next_cursor; empty: first page."},
+    "after": {"name": "after", "in": "query", "schema": {
+        "type": "string", "minLength": 1, "maxLength": FEED_CURSOR_LENGTH},
+              "description": "A next_cursor, a seq or a head cursor of this "
+              "feed; absent: from the oldest change kept."},
+    "changes_limit": {"name": "limit", "in": "query", "schema": {
+        "type": "integer", "minimum": 1, "maximum": FEED_MAX_LIMIT,
+        "default": FEED_DEFAULT_LIMIT}},
+    "resource": {"name": "resource", "in": "query", "schema": {
+        "type": "string", "enum": ["employee", "manager"]},
+                 "description": "Only this kind's changes."},
     "manager_id": {"name": "manager_id", "in": "query",
                    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}},
     "department": {"name": "department", "in": "query", "schema": _TEXT_FILTER,
