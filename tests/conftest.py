@@ -136,7 +136,11 @@ UNLIMITED = Settings(
     auth=AuthSettings(disabled=True),
     http=HttpSettings(
         rate_limits=RateLimitSettings(
-            {"employees": Quota(1_000_000, 60), "managers": Quota(1_000_000, 60)}
+            {
+                "employees": Quota(1_000_000, 60),
+                "managers": Quota(1_000_000, 60),
+                "changes": Quota(1_000_000, 60),
+            }
         )
     ),
 )

@@ -53,6 +53,9 @@ ROUTES = [
     Route("HEAD", "/v1/managers/1/employees"),
     Route("PUT", "/v1/managers/1/employees/1"),
     Route("DELETE", "/v1/managers/1/employees/1"),
+    Route("GET", "/v1/changes"),
+    Route("HEAD", "/v1/changes"),
+    Route("GET", "/v1/changes/head"),
 ]
 EXEMPT = ["/health/live", "/health/ready"]
 
