@@ -4,7 +4,7 @@ alone would be one more. A transaction that ran no statement sends neither
 BEGIN nor its COMMIT or ROLLBACK.
 
 The statement timeout goes out the same way, as `SET LOCAL statement_timeout`
-(and the same idle-in-transaction timeout) at the head of each transaction
+(and an idle-in-transaction timeout of at most a second) at the head of each transaction
 and of each statement sent outside one (a query string of several statements
 is one implicit transaction, so SET LOCAL holds for the statement after it).
 Nothing is set for the session, nor sent as a startup option: a transaction
@@ -24,6 +24,7 @@ import psycopg2.extensions
 from adapters.sql import peewee_private as private
 
 _IDLE = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+IDLE_IN_TRANSACTION_MS = 1000
 # What PostgreSQL refuses in a transaction block, implicit ones included: sent
 # alone, without the timeout (administration, never the service's requests).
 _ALONE = re.compile(
@@ -43,11 +44,13 @@ class LazyBegin:
         super().__init__(*args, **kwargs)
         self._begin = threading.local()  # this thread's transaction: BEGIN unsent
         # An open transaction holds the change feed back (its readers stop at
-        # the oldest running transaction): one left idle ends as a statement would.
+        # the oldest running transaction), so one of ours left idle ends
+        # within a second: the feed's promise. The service never idles in one.
         ms = int(statement_timeout_ms)
+        idle = min(ms, IDLE_IN_TRANSACTION_MS) if ms else 0
         self._head = (
             f"SET LOCAL statement_timeout = {ms}; "
-            f"SET LOCAL idle_in_transaction_session_timeout = {ms}; "
+            f"SET LOCAL idle_in_transaction_session_timeout = {idle}; "
         )
 
     def begin(self, isolation_level: Any = None) -> None:

@@ -159,7 +159,7 @@ def test_the_statement_timeout_rides_with_each_transaction_and_lone_statement(
     employees.get(ada.id)
     head = (
         "SET LOCAL statement_timeout = 5000; "
-        "SET LOCAL idle_in_transaction_session_timeout = 5000; "
+        "SET LOCAL idle_in_transaction_session_timeout = 1000; "
     )
     assert joined[0].startswith(f"BEGIN; {head}") and head not in joined[1], joined
     assert hooked[0].startswith(head), hooked
