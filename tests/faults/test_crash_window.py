@@ -57,7 +57,7 @@ def test_a_write_whose_worker_died_before_invalidating_is_served_within_the_boun
     assert stored == [(2,)]  # committed before the worker died
 
     poll(lambda: version_on(reader, path) == 2, within=SWEEP_BOUND_SECONDS + 10,
-         what="the other instance to serve the committed write", every=0.05)  # fmt: skip
+         what="the other instance to serve the write", every=0.05)  # fmt: skip
     waited = time.monotonic() - crashed
     print(f"\nthe other instance served the new state {waited:.2f} s after the crash "
           f"(bound {SWEEP_BOUND_SECONDS} s; the cache TTL is 600 s)")  # fmt: skip
