@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run migrate key test lint fmt clean bench lock container-test soak
+.PHONY: run migrate key test lint fmt clean bench bench-prune lock container-test soak
 # `make run` and `make key` need a SECRET_KEY: yours if it is set, else one made
 # once for this checkout and kept in .secret_key (never committed).
 SECRET_FILE := .secret_key
@@ -59,6 +59,9 @@ container-test: $(STAMP)  ## build the image, run the compose stack, test it thr
 
 bench: $(STAMP)  ## the service against a bare-Falcon ceiling (BENCH_DURATION=3s is quick)
 	$(BIN)/python -m bench.run
+
+bench-prune: $(STAMP)  ## pruning a million expired changes while writers write
+	$(BIN)/python -m bench.prune
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
