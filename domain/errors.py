@@ -58,6 +58,17 @@ class DuplicateEmail(Conflict):
         super().__init__(f"Another {kind.lower()} already uses the email {email!r}.")
 
 
+class DuplicateEmails(Conflict):
+    """Emails of a batch that are taken already, or repeated within it."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(
+            "Some emails of the batch are in use already or appear in it more than "
+            "once; nothing was created."
+        )
+        self.errors = errors
+
+
 class DuplicateKey(Conflict):
     def __init__(self, what: str) -> None:
         super().__init__(f"Another API key already has this {what}.")

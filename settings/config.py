@@ -105,6 +105,7 @@ class RateLimitSettings:
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     max_body_bytes: int = 64 * 1024
+    batch_max_body_bytes: int = 2**20  # the batch routes' own
     trusted_proxies: Sequence[Network] = ()
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     # How long an idempotency claim of a process that died holds its key.
@@ -178,6 +179,9 @@ def _read(env: Environment) -> Settings:
         ),
         http=HttpSettings(
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, 1, 64 * 2**20),
+            batch_max_body_bytes=env.integer(
+                "BATCH_MAX_BODY_BYTES", 2**20, 1, 64 * 2**20
+            ),
             trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
             rate_limits=RateLimitSettings(
                 quotas={

@@ -21,19 +21,19 @@ class MemoryRateLimiter:
         self._tats: dict[str, float] = {}
         self._hits = 0
 
-    def hit(self, key: str, quota: Quota) -> RateDecision:
+    def hit(self, key: str, quota: Quota, cost: int = 1) -> RateDecision:
         with self._lock:
             now = self._clock()
-            interval = quota.window_seconds / quota.limit
+            step = cost * quota.window_seconds / quota.limit
             tat = max(self._tats.get(key, now), now)
             # As in the Redis script: room for a double's rounding, no more.
             slack = (quota.limit + 100) * 1e-8
-            allowed = tat + interval - now <= quota.window_seconds + slack
+            allowed = tat + step - now <= quota.window_seconds + slack
             if allowed:
-                tat += interval
+                tat += step
                 self._tats[key] = tat
             self._forget_idle(now)
-            return RateDecision.from_gcra(allowed, quota, tat=tat, now=now)
+            return RateDecision.from_gcra(allowed, quota, tat=tat, now=now, cost=cost)
 
     def _forget_idle(self, now: float) -> None:
         """Now and then, drop clients whose quota is whole again."""

@@ -6,16 +6,15 @@ trivially serialisable; an undo log makes rollback cheap.
 
 from __future__ import annotations
 
-import itertools
-import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self
 
-from adapters.memory.api_keys import ApiKeyTable, MemoryApiKeyRepository, Undo
-from adapters.memory.changes import MemoryChangeLog, MemoryFeed, pending_change
+from adapters.memory.api_keys import MemoryApiKeyRepository, Undo
+from adapters.memory.changes import MemoryChangeLog, pending_change
+from adapters.memory.store import MemoryStore, Table
 from domain.errors import ConcurrentUpdate, DuplicateEmail, ManagerHasEmployees
 from domain.feed import Action, Change
 from domain.model import (
@@ -30,36 +29,9 @@ from domain.model import (
 from domain.ports import Lock
 
 
-@dataclass
-class _Table(Generic[R]):
-    kind: str
-    rows: dict[int, R] = field(default_factory=dict)
-    by_email: dict[str, int] = field(default_factory=dict)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    def put(self, record: R) -> None:
-        self.rows[record.id] = record
-        self.by_email[record.email] = record.id
-
-    def remove(self, record: R) -> None:
-        del self.rows[record.id]
-        del self.by_email[record.email]
-
-
-class MemoryStore:
-    """The shared state every in-memory unit of work reads and changes."""
-
-    def __init__(self) -> None:
-        self.lock = threading.RLock()
-        self.employees: _Table[Employee] = _Table("Employee")
-        self.managers: _Table[Manager] = _Table("Manager")
-        self.api_keys = ApiKeyTable()
-        self.feed = MemoryFeed()
-
-
 class _MemoryRepository(Generic[R]):
-    def __init__(self, table: _Table[R], undo: list[Undo], log: list[Change]) -> None:
-        self._table: _Table[R] = table
+    def __init__(self, table: Table[R], undo: list[Undo], log: list[Change]) -> None:
+        self._table: Table[R] = table
         self._undo = undo
         self._log = log  # this unit's changes, for the feed when it commits
 
@@ -72,6 +44,12 @@ class _MemoryRepository(Generic[R]):
         self._put(stored)
         self._log.append(pending_change(Action.CREATED, stored))
         return stored
+
+    def add_many(self, records: Sequence[R]) -> list[R]:
+        return [self.add(record) for record in records]  # undone with the unit
+
+    def emails_taken(self, emails: Collection[str]) -> set[str]:
+        return {email for email in emails if email in self._table.by_email}
 
     def update(self, record: R, *, expected_version: int) -> None:
         current = self._table.rows.get(record.id)
@@ -177,6 +155,9 @@ class MemoryManagerRepository(_MemoryRepository[Manager]):
     def __init__(self, store: MemoryStore, undo: list[Undo], log: list[Change]) -> None:
         super().__init__(store.managers, undo, log)
         self._employees = store.employees
+
+    def existing(self, ids: Collection[int], *, lock: Lock = Lock.NONE) -> set[int]:
+        return {i for i in ids if i in self._table.rows}
 
     def delete(self, record_id: int) -> None:
         if any(e.manager_id == record_id for e in self._employees.rows.values()):

@@ -19,21 +19,23 @@ from domain.ports.rate_limiter import EPOCH_SECONDS
 # rejected request changes nothing. Times are microseconds since EPOCH (a
 # recent instant keeps doubles precise to a hundredth of a microsecond); the
 # tolerance absorbs their rounding over a whole burst, and stays far below an
-# interval for any quota up to tens of thousands per minute.
+# interval for any quota up to tens of thousands per minute. A hit may count
+# several requests at once (a batch): all are allowed, or none.
 _GCRA = """
 local key = KEYS[1]
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local epoch = tonumber(ARGV[3])
+local cost = tonumber(ARGV[4] or '1')
 local t = redis.call('TIME')
 local now = (tonumber(t[1]) - epoch) * 1000000 + tonumber(t[2])
-local interval = window / limit
+local step = cost * window / limit
 local tat = tonumber(redis.call('GET', key) or now)
 if tat < now then tat = now end
 local allowed = 0
-if tat + interval - now <= window + (limit + 100) * 0.01 then
+if tat + step - now <= window + (limit + 100) * 0.01 then
   allowed = 1
-  tat = tat + interval
+  tat = tat + step
   local ttl = math.ceil((tat - now) / 1000)
   redis.call('SET', key, string.format('%.17g', tat), 'PX', ttl)
 end
@@ -54,23 +56,24 @@ class RedisRateLimiter:
         self._breaker = breaker
         self._prefix = prefix
 
-    def hit(self, key: str, quota: Quota) -> RateDecision:
+    def hit(self, key: str, quota: Quota, cost: int = 1) -> RateDecision:
+        args = [*self._args(quota), cost]
         try:
             result = self._breaker.call(
-                lambda: self._script([self._prefix + key], self._args(quota))
+                lambda: self._script([self._prefix + key], args)
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
-        return self.decision(result, quota)
+        return self.decision(result, quota, cost)
 
     def command(self, key: str, quota: Quota) -> tuple[Any, ...]:
         """hit's command, for a pipeline; decision() reads its reply."""
         return self._script.command([self._prefix + key], self._args(quota))
 
-    def decision(self, reply: Any, quota: Quota) -> RateDecision:
+    def decision(self, reply: Any, quota: Quota, cost: int = 1) -> RateDecision:
         allowed, tat, now = (float(v) for v in reply)
         return RateDecision.from_gcra(
-            bool(allowed), quota, tat=tat / _MICRO, now=now / _MICRO
+            bool(allowed), quota, tat=tat / _MICRO, now=now / _MICRO, cost=cost
         )
 
     def _args(self, quota: Quota) -> list[Any]:

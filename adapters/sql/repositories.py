@@ -10,6 +10,7 @@ from typing import Any, Generic
 
 import peewee as pw
 
+from adapters.sql.batches import BatchWrites, ManagerLookup
 from adapters.sql.tables import UtcDateTimeField
 from domain.errors import (
     ConcurrentUpdate,
@@ -39,7 +40,7 @@ def _integrity_as(error: Callable[[pw.IntegrityError], DomainError]) -> Iterator
         raise error(exc) from exc
 
 
-class _SqlRepository(Generic[R]):
+class _SqlRepository(BatchWrites[R], Generic[R]):
     kind: str
     entity: Callable[..., R]
     columns: tuple[str, ...]
@@ -219,7 +220,7 @@ class SqlEmployeeRepository(_SqlRepository[Employee]):
         return bool(m.select(m.id).where(m.manager_id == manager_id).exists())
 
 
-class SqlManagerRepository(_SqlRepository[Manager]):
+class SqlManagerRepository(ManagerLookup, _SqlRepository[Manager]):
     kind = "Manager"
     entity = Manager
     columns = _columns(Manager)

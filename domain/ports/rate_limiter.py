@@ -23,17 +23,18 @@ class RateDecision:
 
     @classmethod
     def from_gcra(
-        cls, allowed: bool, quota: Quota, *, tat: float, now: float
+        cls, allowed: bool, quota: Quota, *, tat: float, now: float, cost: int = 1
     ) -> RateDecision:
         """The decision's numbers from a GCRA state (every limiter's): `tat`,
         the theoretical arrival time after this request, runs ahead of `now`
-        by one interval (window / limit) per request still counted."""
+        by one interval (window / limit) per request still counted; a
+        refused hit of `cost` requests may retry once that many fit."""
         window = quota.window_seconds
         interval = window / quota.limit
         ahead = max(0.0, tat - now)
         room = math.floor(round((window - ahead) / interval, 6))
         remaining = min(quota.limit, max(0, room))
-        retry = 0 if allowed else max(1, _ceil(ahead + interval - window))
+        retry = 0 if allowed else max(1, _ceil(ahead + cost * interval - window))
         return cls(allowed, quota.limit, remaining, _ceil(ahead), retry)
 
 
@@ -47,5 +48,6 @@ class RateLimiterUnavailable(Exception):
 
 
 class RateLimiter(Protocol):
-    def hit(self, key: str, quota: Quota) -> RateDecision:
-        """Count one request for key against quota (atomically) and decide."""
+    def hit(self, key: str, quota: Quota, cost: int = 1) -> RateDecision:
+        """Count `cost` requests (1 to quota.limit) for key against quota,
+        all or none, atomically, and decide."""

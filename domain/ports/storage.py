@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
@@ -41,6 +41,13 @@ class Repository(Protocol[R, F_contra]):
         """Store a new record; returns it with its assigned id. DuplicateEmail
         when another record of its kind has the email."""
 
+    def add_many(self, records: Sequence[R]) -> list[R]:
+        """Store new records, in order, in one step; returns them with their
+        ids. DuplicateEmail when an email is taken (the caller looks first)."""
+
+    def emails_taken(self, emails: Collection[str]) -> set[str]:
+        """Which of these (normalised) emails a record of this kind has."""
+
     def update(self, record: R, *, expected_version: int) -> None:
         """Store new values; ConcurrentUpdate unless still at expected_version,
         DuplicateEmail when another record of its kind has the email."""
@@ -72,6 +79,9 @@ class EmployeeRepository(Repository[Employee, EmployeeFilter], Protocol):
 
 class ManagerRepository(Repository[Manager, ManagerFilter], Protocol):
     """Managers; delete raises ManagerHasEmployees if someone reports to one."""
+
+    def existing(self, ids: Collection[int], *, lock: Lock = Lock.NONE) -> set[int]:
+        """Which of these ids are managers' (locked as asked)."""
 
 
 class ApiKeyRepository(Protocol):

@@ -2,7 +2,8 @@
 
 from domain.services.api_keys import ApiKeyService
 from domain.services.changes import ChangeFeed
-from domain.services.records import EmployeeService, ManagerService, RecordService
+from domain.services.kinds import EmployeeService, ManagerService
+from domain.services.records import RecordService
 from domain.services.teams import TeamService
 
 __all__ = [

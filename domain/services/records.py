@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic
 
 from domain import model
 from domain.errors import (
-    EmployeeNotFound,
+    ConcurrentUpdate,
+    DuplicateEmail,
+    DuplicateEmails,
     FieldError,
-    ManagerHasEmployees,
-    ManagerNotFound,
     NotFound,
     ValidationFailed,
 )
 from domain.model import (
     D,
-    Employee,
-    EmployeeDraft,
-    EmployeeFilter,
     F,
-    Manager,
-    ManagerDraft,
-    ManagerFilter,
     Page,
     Precondition,
     R,
@@ -31,9 +25,7 @@ from domain.model import (
 )
 from domain.ports import (
     Clock,
-    EmployeeRepository,
     Lock,
-    ManagerRepository,
     Repository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -76,6 +68,13 @@ class RecordService(Generic[R, D, F]):
     def _check_deletable(self, uow: UnitOfWork, record: R) -> None:
         """Raise when the record may not be deleted now."""
 
+    def _missing_references(
+        self, uow: UnitOfWork, drafts: Sequence[D]
+    ) -> list[FieldError]:
+        """What the drafts point at that does not exist, as items[i].field;
+        what does exist stays until the unit of work ends."""
+        return []
+
     # Use cases.
     def get(self, record_id: int) -> R:
         """The record, or NotFound."""
@@ -100,6 +99,50 @@ class RecordService(Generic[R, D, F]):
             record = self._repo(uow).add(self._new(draft, uow))
             uow.commit()
         return record
+
+    def create_many(self, drafts: Sequence[D]) -> Sequence[R]:
+        """Store every draft as a new record, in order, or none of them.
+        ValidationFailed names items[i].field for every invalid item (an
+        unknown reference included); DuplicateEmails names items[i].email
+        for every email taken already or shared within the batch."""
+        if not drafts:
+            return []
+        normalized, errors = self.normalized_items(dict(enumerate(drafts)))
+        if errors:
+            raise ValidationFailed(list(errors))
+        emails = [draft.email for draft in normalized]
+        with self._uow() as uow:
+            errors = self._missing_references(uow, normalized)
+            if errors:
+                raise ValidationFailed(errors)
+            repo = self._repo(uow)
+            _refuse_duplicates(emails, repo.emails_taken(set(emails)))
+            try:
+                records = repo.add_many([self._new(d, uow) for d in normalized])
+            except DuplicateEmail:
+                records = []  # taken meanwhile: named below, after the rollback
+            else:
+                uow.commit()
+        if not records:
+            with self._uow(write=False) as uow:
+                _refuse_duplicates(emails, self._repo(uow).emails_taken(set(emails)))
+            raise ConcurrentUpdate()
+        return records
+
+    def normalized_items(
+        self, drafts: Mapping[int, D]
+    ) -> tuple[Sequence[D], Sequence[FieldError]]:
+        """The drafts (by their place in a batch) normalised, and every rule
+        any of them breaks, as items[i].field."""
+        normalized: list[D] = []
+        errors: list[FieldError] = []
+        for i, draft in drafts.items():
+            try:
+                normalized.append(self._normalize(draft))
+            except ValidationFailed as exc:
+                at = f"items[{i}]."
+                errors += [FieldError(at + e.field, e.message) for e in exc.errors]
+        return normalized, errors
 
     def replace(self, record_id: int, draft: D, precondition: Precondition | None) -> R:
         """Full replacement (PUT)."""
@@ -169,56 +212,18 @@ class RecordService(Generic[R, D, F]):
         return record
 
 
-class EmployeeService(RecordService[Employee, EmployeeDraft, EmployeeFilter]):
-    not_found = EmployeeNotFound
-
-    def _repo(self, uow: UnitOfWork) -> EmployeeRepository:
-        return uow.employees
-
-    def _normalize(self, draft: EmployeeDraft) -> EmployeeDraft:
-        return model.normalize_employee(draft)
-
-    def _draft_of(self, record: Employee) -> EmployeeDraft:
-        return model.employee_draft(record)
-
-    def _new(self, draft: EmployeeDraft, uow: UnitOfWork) -> Employee:
-        return model.new_employee(draft, self._clock.now())
-
-    def _direct(self, values: Mapping[str, Any]) -> bool:
-        return values.get("manager_id") is None
-
-    def _references(self, draft: EmployeeDraft, current: Employee | None) -> bool:
-        wanted = draft.manager_id
-        return wanted is not None and (current is None or current.manager_id != wanted)
-
-    def _check_references(
-        self, uow: UnitOfWork, draft: EmployeeDraft, current: Employee | None
-    ) -> None:
-        wanted = draft.manager_id
-        if wanted is None or not self._references(draft, current):
-            return
-        # A share lock keeps the manager from being deleted before we commit.
-        if uow.managers.get(wanted, lock=Lock.SHARE) is None:
-            raise ValidationFailed(
-                [FieldError("manager_id", "no manager with this id")]
-            )
-
-
-class ManagerService(RecordService[Manager, ManagerDraft, ManagerFilter]):
-    not_found = ManagerNotFound
-
-    def _repo(self, uow: UnitOfWork) -> ManagerRepository:
-        return uow.managers
-
-    def _normalize(self, draft: ManagerDraft) -> ManagerDraft:
-        return model.normalize_manager(draft)
-
-    def _draft_of(self, record: Manager) -> ManagerDraft:
-        return model.manager_draft(record)
-
-    def _new(self, draft: ManagerDraft, uow: UnitOfWork) -> Manager:
-        return model.new_manager(draft, self._clock.now())
-
-    def _check_deletable(self, uow: UnitOfWork, record: Manager) -> None:
-        if uow.employees.has_manager(record.id):
-            raise ManagerHasEmployees(record.id)
+def _refuse_duplicates(emails: Sequence[str], taken: set[str]) -> None:
+    """DuplicateEmails naming every item whose email is taken already or
+    shared with another item."""
+    holders: dict[str, list[int]] = {}
+    for i, email in enumerate(emails):
+        holders.setdefault(email, []).append(i)
+    errors: list[FieldError] = []
+    for i, email in enumerate(emails):
+        if email in taken:
+            errors.append(FieldError(f"items[{i}].email", "already in use"))
+        elif len(holders[email]) > 1:
+            others = ", ".join(f"items[{j}]" for j in holders[email] if j != i)
+            errors.append(FieldError(f"items[{i}].email", f"also in {others}"))
+    if errors:
+        raise DuplicateEmails(errors)

@@ -96,7 +96,13 @@ def create_app(
         SecurityHeaders(EXEMPT_ROUTES),
         # The contract's order: identify, count (refused requests included),
         # then refuse what needs a key; idempotency records last, on the way out.
-        RateLimit(reads, settings.rate_limits, authenticator, edge.metrics),
+        RateLimit(
+            reads,
+            settings.rate_limits,
+            authenticator,
+            edge.metrics,
+            settings.batch_max_body_bytes,
+        ),
         Authorize(authenticator, EXEMPT_ROUTES),
         idempotency,
         *([CrashHook()] if settings.test_hooks else []),
@@ -104,7 +110,8 @@ def create_app(
     app = falcon.App(middleware=middleware)
     _configure_media(app)
     app.router_options.converters["id"] = IdConverter
-    parts = RouteParts(reads, cache, idempotency, settings.max_body_bytes, edge.metrics)
+    parts = RouteParts(reads, cache, idempotency, settings.max_body_bytes,
+                       settings.batch_max_body_bytes, edge.metrics)  # fmt: skip
     add_routes(app, services, readiness, parts)
     return app
 

@@ -64,12 +64,13 @@ class CachedReads:
         params: Mapping[str, int],
         bucket: str,
         quota: Quota,
+        cost: int = 1,
     ) -> RateDecision:
-        """RateLimiter.hit(bucket, quota) for this request; a cacheable read's
-        entry is read in the same step. RateLimiterUnavailable as hit."""
+        """RateLimiter.hit(bucket, quota, cost) for this request; a cacheable
+        read's entry is read in the same step. RateLimiterUnavailable as hit."""
         read = self._read(req, params) if self._limited_read is not None else None
         if read is None or self._limited_read is None:
-            return self._limiter.hit(bucket, quota)
+            return self._limiter.hit(bucket, quota, cost)
         entry = read.entry
         decision, read.found = self._limited_read.hit_and_read(
             bucket, quota, entry.key, entry.dependencies

@@ -128,7 +128,7 @@ def handle_domain_error(
     if status == 503:  # logged by the storage adapter, once per outage
         unknown = isinstance(exc, errors.OutcomeUnknown)
         raise unavailable(str(exc), OUTCOME_UNKNOWN if unknown else "about:blank")
-    field_errors = exc.errors if isinstance(exc, errors.ValidationFailed) else ()
+    field_errors = getattr(exc, "errors", ())  # validation, or a batch's conflicts
     raise Problem(status, str(exc), field_errors)
 
 

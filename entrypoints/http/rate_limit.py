@@ -13,6 +13,7 @@ from domain.api_keys import Quota
 from domain.errors import StorageUnavailable
 from domain.ports import RateDecision, RateLimiterUnavailable
 from entrypoints.http.auth import Authenticator, Identity
+from entrypoints.http.batch import batch_size, is_batch, too_many_for_quota
 from entrypoints.http.cached_reads import CachedReads
 from entrypoints.http.metrics import Metrics
 from entrypoints.http.problems import Problem, unavailable
@@ -50,8 +51,11 @@ class RateLimit:
         settings: RateLimitSettings,
         authenticator: Authenticator,
         metrics: Metrics,
+        batch_max_body: int,
     ) -> None:
-        """reads: the limiter, and a cacheable read's entry in the same step."""
+        """reads: the limiter, and a cacheable read's entry in the same step.
+        batch_max_body: what a batch body may hold (its items are counted)."""
+        self._batch_max_body = batch_max_body
         self._reads = reads
         self._settings = settings
         self._authenticator = authenticator
@@ -101,8 +105,12 @@ class RateLimit:
         if identity.key is not None:
             quota = identity.key.quotas.get(group, quota)
         bucket = f"{group}:{identity.client}"  # what the limiter counts
+        # A batch of N counts as N requests, all or none; one larger than the
+        # whole quota counts as one, and is refused once it is admitted.
+        size = batch_size(req, self._batch_max_body) if is_batch(req) else 1
+        cost = size if size <= quota.limit else 1
         try:
-            decision = self._reads.hit(req, params, bucket, quota)
+            decision = self._reads.hit(req, params, bucket, quota, cost)
         except RateLimiterUnavailable:
             if self._settings.fail_closed:
                 raise unavailable("Rate limiting is unavailable.") from None
@@ -116,6 +124,8 @@ class RateLimit:
                 f"for {group} exceeded.",
                 headers={"Retry-After": str(decision.retry_after_seconds)},
             )
+        if size > quota.limit:
+            raise too_many_for_quota(size, quota.limit)
 
 
 def _set_headers(

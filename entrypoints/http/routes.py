@@ -49,6 +49,8 @@ EMPLOYEES = RecordSchema(
     to_draft=schemas.employee_in_to_draft,
     to_out=schemas.employee_out,
     page=schemas.EmployeePage,
+    batch_in=schemas.EmployeeBatchIn,
+    batch_out=schemas.EmployeeBatchOut,
     filters={
         "manager_id": parse_id_filter,
         "department": parse_text_filter,
@@ -66,6 +68,8 @@ MANAGERS = RecordSchema(
     to_draft=schemas.manager_in_to_draft,
     to_out=schemas.manager_out,
     page=schemas.ManagerPage,
+    batch_in=schemas.ManagerBatchIn,
+    batch_out=schemas.ManagerBatchOut,
     filters={"department": parse_text_filter, "q": parse_text_filter},
     make_filter=ManagerFilter,
 )
@@ -112,6 +116,7 @@ class RouteParts:
     cache: ResponseCache
     idempotency: Idempotency
     max_body: int
+    batch_max_body: int
     metrics: Metrics
 
 
@@ -157,6 +162,7 @@ def _add_collection(
     item: str,
 ) -> None:
     app.add_route(path, records)
+    app.add_route(f"{path}/batch", records, suffix="batch")
     app.add_route(f"{path}/{item}", records, suffix="item")
     reads.declare(path, records.list_entry)
     reads.declare(f"{path}/{item}", records.item_entry)
@@ -167,10 +173,10 @@ class _Shared(TypedDict):
     cache: ResponseCache
     idempotency: Idempotency
     max_body: int
+    batch_max_body: int
 
 
 def _shared(p: RouteParts) -> _Shared:
     """What every record resource takes besides its service and schema."""
-    return _Shared(
-        reads=p.reads, cache=p.cache, idempotency=p.idempotency, max_body=p.max_body
-    )
+    return _Shared(reads=p.reads, cache=p.cache, idempotency=p.idempotency,
+                   max_body=p.max_body, batch_max_body=p.batch_max_body)  # fmt: skip

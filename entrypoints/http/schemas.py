@@ -134,6 +134,22 @@ class ManagerPage(Struct):
     next_cursor: str | None
 
 
+class EmployeeBatchIn(Struct, forbid_unknown_fields=True):
+    items: Annotated[list[EmployeeIn], Meta(min_length=1, max_length=1000)]
+
+
+class EmployeeBatchOut(Struct):
+    items: list[EmployeeOut]
+
+
+class ManagerBatchIn(Struct, forbid_unknown_fields=True):
+    items: Annotated[list[ManagerIn], Meta(min_length=1, max_length=1000)]
+
+
+class ManagerBatchOut(Struct):
+    items: list[ManagerOut]
+
+
 def employee_out(e: Employee) -> EmployeeOut:
     return EmployeeOut(
         e.id,

@@ -89,6 +89,14 @@ class Inbox:
         self.chunk_at = -1  # a chunked body: where its next size line starts
         self.decoded = 0  # a chunked body: its bytes so far, framing aside
         self.refused: Refused | None = None  # why the worker answers it itself
+        self.limit = 0  # the most body this request may buffer, once the head is in
+
+
+def body_limit_of(head: bytes, ordinary: int, batch: int) -> int:
+    """The body limit of the request this head starts: the batch routes'
+    own (POST /v1/employees/batch, /v1/managers/batch), else the ordinary one."""
+    target = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b""
+    return batch if target.partition(b"?")[0].endswith(b"/batch") else ordinary
 
 
 def head_end(inbox: Inbox) -> int:

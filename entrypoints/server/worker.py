@@ -12,10 +12,11 @@ are in, is answered 408 and closed, logged at WARNING with the client's
 address and counted in slow_clients_closed_total{phase}.
 
 Bodies of known length (Content-Length) and chunked ones are buffered up to
-MAX_BODY_BYTES; `Expect: 100-continue` is answered from the event loop so the
-client sends its body into the buffer. Handed over unbuffered, to be read by a
-thread as gthread does: TLS connections, and bodies above the limit, which the
-app refuses (413) from their declared length or its first MAX_BODY_BYTES.
+MAX_BODY_BYTES (a batch route's: BATCH_MAX_BODY_BYTES); `Expect: 100-continue`
+is answered from the event loop so the client sends its body into the
+buffer. Handed over unbuffered, to be read by a thread as gthread does: TLS
+connections, and bodies above the limit, which the app refuses (413) from
+their declared length or its first bytes up to the limit.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from entrypoints.server.framing import (
     TIMEOUT_ANSWER,
     Inbox,
     Refused,
+    body_limit_of,
     body_of,
     chunked_done,
     head_end,
@@ -54,29 +56,27 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
         self._closed = Counter(
             "slow_clients_closed",
             "Connections closed because a request's headers or body came too slowly.",
-            ["phase"],
-            registry=None,
-        )
+            ["phase"], registry=None,
+        )  # fmt: skip
         self._refused_connections = Counter(
             "connections_refused",
             "New connections refused (503) at the worker's cap, or not accepted "
             "for want of descriptors, by why.",
-            ["why"],
-            registry=None,
-        )
+            ["why"], registry=None,
+        )  # fmt: skip
         self._refusals = Counter(
             "malformed_requests_refused",
             "Requests the worker answered itself (400, 413, 431) and closed.",
-            ["status"],
-            registry=None,
-        )
+            ["status"], registry=None,
+        )  # fmt: skip
         self._inboxes: dict[gunicorn.TConn, Inbox] = {}
         from settings import Settings
 
         settings = Settings.from_env()
         self._header_timeout = float(settings.server.header_timeout)
         self._body_timeout = float(settings.server.body_timeout)
-        self._body_limit = settings.http.max_body_bytes
+        http = settings.http
+        self._limits = (http.max_body_bytes, http.batch_max_body_bytes)
         self._lingering = Lingering(self, self._body_timeout)
         self._flushing = Flushing(
             self, settings.server.send_timeout, self.finish_request
@@ -162,7 +162,8 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
             head = bytes(inbox.data[:end])
             inbox.body_start = end + 4
             inbox.body_length, expects_continue = body_of(head)
-            if inbox.body_length > self._body_limit:
+            inbox.limit = body_limit_of(head, *self._limits)
+            if inbox.body_length > inbox.limit:
                 conn.oversized = True
                 return True  # the app refuses it from its length alone
             inbox.phase = "body"
@@ -172,7 +173,7 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
                 send_quietly(conn, CONTINUE)
         if inbox.body_length != CHUNKED:
             return len(inbox.data) - inbox.body_start >= inbox.body_length
-        return chunked_done(inbox, self._body_limit)
+        return chunked_done(inbox, inbox.limit)
 
     def _hand_over(self, conn: gunicorn.TConn, inbox: Inbox) -> None:
         conn.arrived = time.monotonic()  # whole: from here it waits for a thread

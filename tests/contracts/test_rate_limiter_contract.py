@@ -106,6 +106,27 @@ def test_reset_is_the_time_until_the_whole_quota_is_back(subject: Subject) -> No
     assert decisions[0].reset_seconds == 12
 
 
+def test_a_hit_of_several_counts_them_all_or_none(subject: Subject) -> None:
+    three = subject.limiter.hit("batch", MINUTE, cost=3)
+    assert (three.allowed, three.remaining) == (True, 2)
+    assert 35 <= three.reset_seconds <= 36
+    refused = subject.limiter.hit("batch", MINUTE, cost=3)
+    assert not refused.allowed
+    # One more request fits in 12 s (an interval); three more need 12 s: the
+    # one still over the quota's five is back then.
+    assert 11 <= refused.retry_after_seconds <= 12
+    assert subject.limiter.hit("batch", MINUTE, cost=2).remaining == 0  # none lost
+    assert not subject.limiter.hit("batch", MINUTE).allowed
+
+
+def test_a_hit_of_the_whole_quota_waits_for_all_of_it(subject: Subject) -> None:
+    assert subject.limiter.hit("all", MINUTE).allowed
+    whole = subject.limiter.hit("all", MINUTE, cost=5)
+    assert not whole.allowed
+    assert 11 <= whole.retry_after_seconds <= 12
+    assert subject.limiter.hit("fresh", MINUTE, cost=5).allowed
+
+
 def test_each_key_has_its_own_quota(subject: Subject) -> None:
     assert all(d.allowed for d in hits(subject.limiter, 5, key="employees:ip:a"))
     assert not subject.limiter.hit("employees:ip:a", MINUTE).allowed

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from entrypoints.http import feed_wire, schemas
+from entrypoints.http.openapi.prose import BATCH, FEED
 from entrypoints.http.problems import ProblemBody
 from entrypoints.http.resources.health import Status
 
@@ -42,21 +43,6 @@ class Operation:
 
 
 PAGE_QUERY = ("limit", "cursor")
-FEED = (
-    "Changes after the cursor `after` (absent: from the oldest kept), in feed "
-    "order: each record's changes in version order, across every instance. "
-    "`next_cursor` is never null: after a full page it is the last item's "
-    "`seq`; when no more changes are readable it is the feed's end (which may "
-    "be past the last item shown, for instance past changes of the other "
-    "resource), so polling with it is always safe and skips nothing. Each "
-    "item's `seq` is a cursor too. `at` is the record's `updated_at` for "
-    "created and updated, and the time of the deletion for deleted. A "
-    "change is readable once every transaction that began before it has "
-    "ended: normally at once, at most the database statement timeout (5 s "
-    "by default) behind. 410 when changes after `after` were pruned "
-    "(CHANGES_RETENTION, 7 days by default): list the resources again. "
-    "Rate-limit group `changes`."
-)
 WRITE_ERRORS = (400, 413, 415, 422)
 
 
@@ -71,7 +57,16 @@ def _record(kind: str, out: type, body: type, patch: type) -> Operations:
     page = schemas.EmployeePage if employee else schemas.ManagerPage
     delete_errors = (404, 412) if employee else (404, 409, 412)
     post_errors = (*WRITE_ERRORS, 409)
+    batch_in, batch_out = (
+        (schemas.EmployeeBatchIn, schemas.EmployeeBatchOut) if employee
+        else (schemas.ManagerBatchIn, schemas.ManagerBatchOut)
+    )  # fmt: skip
     return {
+        (f"{collection}/batch", "POST"): Operation(
+            f"Create many {kind}s at once", 201, batch_out, request=batch_in,
+            headers_in=("Idempotency-Key",), headers_out=("Idempotent-Replayed",),
+            errors=post_errors, description=BATCH,
+        ),
         (collection, "GET"): Operation(
             f"List {kind}s, by id, a page at a time", 200, page,
             query=(*PAGE_QUERY, *filters), headers_out=("Link",), errors=(422,),
@@ -203,6 +198,7 @@ def _record_ids(
     return {
         (collection, "GET"): f"list{kinds}", (collection, "HEAD"): f"head{kinds}",
         (collection, "POST"): f"create{kind}", (item, "GET"): f"get{kind}",
+        (f"{collection}/batch", "POST"): f"batchCreate{kinds}",
         (item, "HEAD"): f"head{kind}", (item, "PUT"): f"replace{kind}",
         (item, "PATCH"): f"update{kind}", (item, "DELETE"): f"delete{kind}",
     }  # fmt: skip
@@ -243,6 +239,8 @@ def tag_of(template: str) -> str:
 SCHEMAS = (
     schemas.EmployeeIn, schemas.EmployeePatch, schemas.EmployeeOut,
     schemas.EmployeePage, schemas.ManagerIn, schemas.ManagerPatch,
-    schemas.ManagerOut, schemas.ManagerPage, feed_wire.ChangeFeedPage,
+    schemas.ManagerOut, schemas.ManagerPage, schemas.EmployeeBatchIn,
+    schemas.EmployeeBatchOut, schemas.ManagerBatchIn, schemas.ManagerBatchOut,
+    feed_wire.ChangeFeedPage,
     feed_wire.FeedHead, ProblemBody, Status,
 )  # fmt: skip

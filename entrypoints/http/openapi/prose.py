@@ -145,3 +145,34 @@ HEADERS: dict[str, Any] = {
     "WWW-Authenticate": _header('Bearer realm="employee-api", with error= '
                                 "when a key was sent but refused."),
 }  # fmt: skip
+
+# Operations' descriptions, where the contract left a choice.
+FEED = (
+    "Changes after the cursor `after` (absent: from the oldest kept), in feed "
+    "order: each record's changes in version order, across every instance. "
+    "`next_cursor` is never null: after a full page it is the last item's "
+    "`seq`; when no more changes are readable it is the feed's end (which may "
+    "be past the last item shown, for instance past changes of the other "
+    "resource), so polling with it is always safe and skips nothing. Each "
+    "item's `seq` is a cursor too. `at` is the record's `updated_at` for "
+    "created and updated, and the time of the deletion for deleted. A "
+    "change is readable once every transaction that began before it has "
+    "ended: normally at once, at most the database statement timeout (5 s "
+    "by default) behind. 410 when changes after `after` were pruned "
+    "(CHANGES_RETENTION, 7 days by default): list the resources again. "
+    "Rate-limit group `changes`."
+)
+
+BATCH = (
+    "All or nothing (as Google AIP-233's batch create): 201 with the created "
+    "records in request order, or nothing created. 1-1,000 items, each what "
+    "a single POST accepts. Every failing item is named, as items[i].field: "
+    "422 for invalid items (an unknown manager_id included; when items are "
+    "invalid, emails are not checked yet), else 409 naming each "
+    "items[i].email in use already or shared within the batch "
+    "(case-insensitively). N items count as N requests of the group's quota, "
+    "all or none: 429 with Retry-After saying when N will be available, 422 "
+    "naming items when N exceeds the whole quota. Body limit "
+    "BATCH_MAX_BODY_BYTES (1 MiB by default). Each created record is one "
+    "change in the feed."
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -10,6 +10,7 @@ from typing import Generic, TypeVar
 import falcon
 from msgspec import Struct
 
+from domain.errors import FieldError
 from domain.model import (
     D,
     F,
@@ -17,12 +18,14 @@ from domain.model import (
 )
 from domain.services import RecordService
 from entrypoints.http import schemas
+from entrypoints.http.batch import batch_document, batch_items, ordered
 from entrypoints.http.body import JSON_ONLY, JSON_OR_MERGE_PATCH, read_object
 from entrypoints.http.cached_reads import CachedReads, CacheEntry
 from entrypoints.http.conditional import etag, if_match, none_match
 from entrypoints.http.idempotency import Idempotency
 from entrypoints.http.json_media import encoder
 from entrypoints.http.pagination import FilterParser, parse_page_request, render_page
+from entrypoints.http.problems import invalid
 from entrypoints.http.response_cache import CachedResponse, ResponseCache, query_key
 
 B = TypeVar("B", bound=Struct)  # the body of POST and PUT
@@ -41,6 +44,8 @@ class RecordSchema(Generic[R, D, F, B]):
     to_draft: Callable[[B], D]
     to_out: Callable[[R], Struct]
     page: type[Struct]
+    batch_in: type[Struct]  # for the document: items are read one by one
+    batch_out: type[Struct]
     filters: Mapping[str, FilterParser]
     make_filter: Callable[..., F]
 
@@ -82,6 +87,7 @@ class RecordResource(Generic[R, D, F, B]):
         cache: ResponseCache,
         idempotency: Idempotency,
         max_body: int,
+        batch_max_body: int,
     ) -> None:
         self._service: RecordService[R, D, F] = service
         self._schema: RecordSchema[R, D, F, B] = schema
@@ -89,6 +95,7 @@ class RecordResource(Generic[R, D, F, B]):
         self._cache = cache
         self._idempotency = idempotency
         self._max_body = max_body
+        self._batch_max_body = batch_max_body
 
     def list_entry(self, req: falcon.Request, params: Mapping[str, int]) -> CacheEntry:
         """A page of the collection: its path and query; any change of the
@@ -121,6 +128,22 @@ class RecordResource(Generic[R, D, F, B]):
             created = self._service.create(self._schema.to_draft(body))
         resp.location = f"{self._schema.path}/{created.id}"
         send(req, resp, render_record(created, self._schema.to_out), 201)
+
+    def on_post_batch(self, req: falcon.Request, resp: falcon.Response) -> None:
+        doc = batch_document(req, self._batch_max_body)
+        if self._idempotency.replayed(req, resp, doc):
+            return
+        items = batch_items(doc, self._schema.body)
+        drafts = {i: self._schema.to_draft(body) for i, body in items[0].items()}
+        wrong: list[FieldError] = items[1]
+        if wrong:  # and the domain's rules of the items whose types were right
+            broken: Sequence[FieldError] = self._service.normalized_items(drafts)[1]
+            every = ordered([*wrong, *broken])
+            raise invalid("Request body failed validation.", every)
+        with self._cache.invalidating([self._schema.collection]):
+            created = self._service.create_many(list(drafts.values()))
+        out = self._schema.batch_out(items=[self._schema.to_out(r) for r in created])
+        send(req, resp, CachedResponse(encoder.encode(out)), 201)
 
     def on_get_item(
         self, req: falcon.Request, resp: falcon.Response, **ids: int
