@@ -45,9 +45,11 @@ SCENARIOS = {  # name: (method, path, wrk script)
     "list_page": ("GET", "/v1/employees?limit=50", "get.lua"),
     "list_filtered": ("GET", "/v1/employees?department=D3&limit=50", "get.lua"),
     "create": ("POST", "/v1/employees", "create.lua"),
+    "create_batch": ("POST", "/v1/employees/batch", "create_batch.lua"),
     "patch": ("PATCH", "/v1/employees/3", "patch.lua"),
     "join": ("PUT", "/v1/managers/1/employees/1", "join.lua"),
 }
+BATCH_SIZE = 1000  # as in scenarios/create_batch.lua
 # BENCH_SCENARIOS=get_one,create runs only those.
 _ONLY = [s for s in os.environ.get("BENCH_SCENARIOS", "").split(",") if s]
 SCENARIOS = {k: v for k, v in SCENARIOS.items() if not _ONLY or k in _ONLY}
@@ -84,12 +86,14 @@ def run_wrk(
 ) -> None:
     _, path, script = SCENARIOS[scenario]
     env = {**os.environ, "BENCH_TOKEN": token, "BENCH_RUN_ID": uuid.uuid4().hex[:8]}
+    # A batch request is a thousand creates: a few at a time load it enough.
+    connections = "-c4" if scenario == "create_batch" else "-c32"
     cpu = Cpu(pids)
     out = subprocess.run(
         [
             "wrk",
             "-t2",
-            "-c32",
+            connections,
             f"-d{DURATION}",
             "--latency",
             "-s",
@@ -117,6 +121,8 @@ def _targets(scenario: str) -> tuple[str, ...]:
     # The floor reads through the cache; a cold read has no floor of its own.
     if scenario == "get_one_cold":
         return ("service", "ceiling")
+    if scenario == "create_batch":  # no bare app does a thousand inserts
+        return ("service",)
     return ("service", "floor", "ceiling")
 
 
@@ -194,7 +200,8 @@ def report(
     rows = [head]
     for (scenario, target), r in results.items():
         rps = statistics.median(r.rps)
-        ratio = rps / statistics.median(results[(scenario, "ceiling")].rps)
+        ceiling = results.get((scenario, "ceiling"))
+        ratio = rps / statistics.median(ceiling.rps) if ceiling else float("nan")
         floor = results.get((scenario, "floor"))
         to_floor = (
             f"{rps / statistics.median(floor.rps):.2f}"
@@ -229,6 +236,17 @@ def report(
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows
     ]
+    batch, single = (
+        results.get(("create_batch", "service")),
+        results.get(("create", "service")),
+    )
+    if batch is not None and single is not None:
+        records = statistics.median(batch.rps) * BATCH_SIZE
+        times = records / statistics.median(single.rps)
+        singles = statistics.median(single.rps)
+        lines += ["", f"create_batch: {records:,.0f} records/s in batches of "
+                  f"{BATCH_SIZE:,}, {times:.1f} times single creates' "
+                  f"{singles:,.0f}/s (goal: 20 times)"]  # fmt: skip
     lines += ["", "resident memory after the runs:"]
     lines += [f"  {name}: {mb:.1f} MB" for name, mb in rss.items()]
     lines += ["", "Redis memory per client after one full quota (MEMORY USAGE):"]
