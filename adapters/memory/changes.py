@@ -75,7 +75,11 @@ class MemoryChangeLog:
         self._feed = feed
 
     def read(
-        self, after: FeedPosition | None, limit: int, resource: Resource | None
+        self,
+        after: FeedPosition | None,
+        limit: int,
+        resource: Resource | None,
+        with_records: bool = True,  # in memory they cost nothing to give
     ) -> ChangePage:
         changes = self._feed.changes
         start = 0 if after is None else bisect.bisect_right(

@@ -15,6 +15,7 @@ from domain.feed import Action, Change, ChangePage, FeedPosition, Resource, late
 from domain.model import Employee, Manager
 
 _COLUMNS = "id, position, resource, record_id, action, version, at, data"
+_KEYS = "id, position, resource, record_id, action, version, at, NULL AS data"
 _ENTITIES = {Resource.EMPLOYEE: Employee, Resource.MANAGER: Manager}
 _DATES = ("created_at", "updated_at")
 _field = UtcDateTimeField()
@@ -38,9 +39,14 @@ class SqlChangeLog:
         self._p = db.param
 
     def read(
-        self, after: FeedPosition | None, limit: int, resource: Resource | None
+        self,
+        after: FeedPosition | None,
+        limit: int,
+        resource: Resource | None,
+        with_records: bool = True,
     ) -> ChangePage:
         p = self._p
+        columns = _COLUMNS if with_records else _KEYS
         where = f"(position, id) > ({p}, {p})"
         params: list[Any] = list(after or (-1, 0))
         if resource is not None:
@@ -50,7 +56,7 @@ class SqlChangeLog:
             # One statement: the horizon and the rows below it, one snapshot.
             sql = (
                 f"SELECT h.xmin, c.* FROM (SELECT {_XMIN} AS xmin) h "
-                f"LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM change WHERE {where} "
+                f"LEFT JOIN LATERAL (SELECT {columns} FROM change WHERE {where} "
                 f"AND position < h.xmin ORDER BY position, id LIMIT {p}) c ON true"
             )
             rows = self._db.execute_sql(sql, (*params, limit)).fetchall()
@@ -61,7 +67,7 @@ class SqlChangeLog:
             # and rows past it wait for the next read.
             last_id = self._last_id()
             sql = (
-                f"SELECT {_COLUMNS} FROM change WHERE {where} AND id <= {p} "
+                f"SELECT {columns} FROM change WHERE {where} AND id <= {p} "
                 f"ORDER BY position, id LIMIT {p}"
             )
             rows = self._db.execute_sql(sql, (*params, last_id, limit)).fetchall()

@@ -58,6 +58,10 @@ class _SqlRepository(BatchWrites[R], Generic[R]):
         self._get_sql = {lock: _sql(self._get_query(lock)) for lock in Lock}
         # peewee orders an insert's and an update's columns as the model does.
         self._stored = [f for f in m._meta.sorted_fields if f.name != "id"]
+        # Each stored column: its name, and how a date becomes its value.
+        self._plan = [
+            (f.name, f.db_value if _is_date(f) else None) for f in self._stored
+        ]
         blank = dict.fromkeys(self._stored)
         self._insert_sql = _sql(m.insert(blank))
         self._update_sql = _sql(m.update(blank).where((m.id == 0) & (m.version == 0)))
@@ -149,12 +153,12 @@ class _SqlRepository(BatchWrites[R], Generic[R]):
 
     def _values(self, record: R) -> tuple[Any, ...]:
         """The stored columns' values, in the order of self._stored."""
-        values = {"search_name": fold(record.name), "search_email": fold(record.email)}
+        search = {"search_name": fold(record.name), "search_email": fold(record.email)}
         return tuple(
-            f.db_value(getattr(record, f.name)) if _is_date(f)
-            else values[f.name] if f.name in values
-            else getattr(record, f.name)
-            for f in self._stored
+            search[name] if name in search
+            else to_db(getattr(record, name)) if to_db
+            else getattr(record, name)
+            for name, to_db in self._plan
         )  # fmt: skip
 
     def _statement(self, names: tuple[str, ...], versions: tuple[int, ...]) -> str:

@@ -17,10 +17,15 @@ class ChangeLog(Protocol):
     """
 
     def read(
-        self, after: FeedPosition | None, limit: int, resource: Resource | None
+        self,
+        after: FeedPosition | None,
+        limit: int,
+        resource: Resource | None,
+        with_records: bool = True,
     ) -> ChangePage:
         """Up to limit changes after `after` (None: from the oldest kept) in
-        feed order, only those no later commit can land behind."""
+        feed order, only those no later commit can land behind. Without
+        records: each change's record is None (what changed, not to what)."""
 
     def head(self) -> FeedPosition:
         """The feed's end: a position no change committed later lands behind."""

@@ -60,7 +60,7 @@ class ChangeFeed:
             else:
                 pruned = uow.changes.pruned_through()
                 start = max(reached, pruned or reached)
-                page = uow.changes.read(start, limit, None)
+                page = uow.changes.read(start, limit, None, with_records=False)
         if page.changes:
             apply(page.changes)
         if page.next != reached:

@@ -34,6 +34,7 @@ LEASE_SECONDS = 2.0  # a holder that died is replaced after this
 # a lease to run out, then a step.
 SWEEP_BOUND_SECONDS = LEASE_SECONDS + 2 * SWEEP_EVERY_SECONDS
 SWEEP_BATCH = 1000
+SWEEP_STEPS = 50  # at most this many full pages a tick: the lease is renewed by each
 PRUNE_EVERY_SECONDS = 60.0
 PRUNE_BATCH = 1000
 _ITEM_KEY = {Resource.EMPLOYEE: employee_key, Resource.MANAGER: manager_key}
