@@ -111,9 +111,14 @@ def run_wrk(
         raise RuntimeError(f"wrk gave no latencies for {scenario}:\n{out}")
     for name, share in cpu.shares().items():
         result.cpu.setdefault(name, []).append(share)
-    result.rps.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1]))  # type: ignore[index]
-    result.p50.append(_ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M)[1]))  # type: ignore[index]
-    result.p99.append(_ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M)[1]))  # type: ignore[index]
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)\s*$", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)\s*$", out, re.M)
+    if not (rps and p50 and p99):
+        raise RuntimeError(f"wrk's output for {scenario} could not be read:\n{out}")
+    result.rps.append(float(rps[1]))
+    result.p50.append(_ms(p50[1]))
+    result.p99.append(_ms(p99[1]))
     non = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     result.non_2xx += int(non[1]) if non else 0
 
