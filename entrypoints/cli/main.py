@@ -1,4 +1,5 @@
-"""`employee-api`: serve the API, apply migrations, or manage API keys.
+"""`employee-api`: serve the API, apply migrations, manage API keys, or
+import and export records through a running service.
 
 bootstrap.main runs it, handing down what it needs of the wiring (Wiring):
 the command line knows no adapter.
@@ -19,6 +20,7 @@ from types import FrameType
 from domain.errors import SetupRefused
 from domain.services import ApiKeyService
 from entrypoints.cli.api_keys import KeysCommand, add_commands, run_keys_command
+from entrypoints.cli.transfer import add_transfer_commands, run_transfer
 from entrypoints.server.log_config import configure_logging
 from settings import MEMORY_URL, Settings, SettingsError
 
@@ -117,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(run=_serve)
     add_commands(commands, _keys)
+    add_transfer_commands(commands, lambda args, settings, wiring: run_transfer(args))
     return parser
 
 
