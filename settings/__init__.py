@@ -10,6 +10,7 @@ from settings.config import (
     RateLimitSettings,
     RedisSettings,
     Settings,
+    client_token,
     variable_names,
 )
 from settings.server import ServerSettings
@@ -34,6 +35,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "client_token",
     "parse_networks",
     "parse_quota",
     "variable_names",

@@ -140,6 +140,13 @@ class Settings:
         return dataclasses.replace(self, pool=pool)
 
 
+def client_token(variable: str) -> str:
+    """The API key `employee-api import` and `export` send, from the variable
+    named (EMPLOYEE_API_KEY unless told): a client's setting, not the
+    service's, so not among variable_names(); empty when unset."""
+    return os.environ.get(variable, "")
+
+
 def variable_names() -> list[str]:
     """Every variable the service reads, in the order it reads them."""
     env = Environment({})

@@ -4,12 +4,13 @@ and `ps` would show), and the waits a well-behaved client makes."""
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+
+from settings import client_token
 
 KEY_VARIABLE = "EMPLOYEE_API_KEY"
 ATTEMPTS = 8  # for one request: 429, 503, a connection that fails
@@ -36,7 +37,7 @@ class ServiceClient:
         say: Callable[[str], None] = lambda text: None,
     ) -> None:
         """say: where to tell the user about a wait (a 429, a retry)."""
-        token = os.environ.get(key_variable, "")
+        token = client_token(key_variable)
         if not token:
             raise ServiceError(
                 f"no API key: set {key_variable} to a key's token (make one with "
