@@ -5,24 +5,30 @@ next request (on the same connection or a new one) succeeds."""
 from __future__ import annotations
 
 import http.client
+import json
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
 from tests.distributed.support import Instance
+from tests.support.processes import employee_api
 
 LIMIT = 4096
+BATCH_LIMIT = 65536
 ROUNDS = 200
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
     tmp_path = tmp_path_factory.mktemp("oversized")
+    database = f"sqlite:///{tmp_path / 'big.sqlite3'}"
+    employee_api("migrate", env={"DATABASE_URL": database}, check=True)
     instance = Instance(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'big.sqlite3'}",
+            "DATABASE_URL": database,
             "MAX_BODY_BYTES": str(LIMIT),
+            "BATCH_MAX_BODY_BYTES": str(BATCH_LIMIT),
             "RATE_LIMIT_MANAGERS": "1000000/minute",
         },
         tmp_path / "gunicorn.log",
@@ -69,3 +75,31 @@ def test_every_oversized_body_gets_its_413(
     connection.close()
     assert outcomes["POST 413"] == ROUNDS, outcomes
     assert outcomes["GET 200"] == ROUNDS, outcomes
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["length", "chunked"])
+def test_a_batch_route_takes_bodies_up_to_its_own_limit(
+    server: Instance, chunked: bool
+) -> None:
+    """Buffered by the worker and read by the app up to BATCH_MAX_BODY_BYTES,
+    on the batch routes only."""
+    tag = "c" if chunked else "l"
+    items = [{"name": "M" * 100, "email": f"{tag}{i}@example.com"} for i in range(300)]
+    body = json.dumps({"items": items}).encode()
+    assert LIMIT < len(body) < BATCH_LIMIT
+    too_big = json.dumps({"items": items * 3}).encode()
+    assert len(too_big) > BATCH_LIMIT
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    statuses = []
+    for sent in (body, too_big):
+        connection.request(
+            "POST", "/v1/managers/batch", body=chunks(sent) if chunked else sent,
+            headers={"Content-Type": "application/json"}, encode_chunked=chunked,
+        )  # fmt: skip
+        answer = connection.getresponse()
+        answer.read()
+        statuses.append(answer.status)
+        if answer.will_close:
+            connection.close()
+    connection.close()
+    assert statuses == [201, 413]
