@@ -8,11 +8,11 @@ from settings.config import (
     HttpSettings,
     PoolSettings,
     RateLimitSettings,
-    RedisSettings,
     Settings,
     client_token,
     variable_names,
 )
+from settings.redis import RedisSettings
 from settings.server import ServerSettings
 from settings.values import (
     MEMORY_URL,
