@@ -34,7 +34,7 @@ LEASE_SECONDS = 2.0  # a holder that died is replaced after this
 # a lease to run out, then a step.
 SWEEP_BOUND_SECONDS = LEASE_SECONDS + 2 * SWEEP_EVERY_SECONDS
 SWEEP_BATCH = 1000
-SWEEP_STEPS = 50  # at most this many full pages a tick: the lease is renewed by each
+SWEEP_STEPS = 50  # full pages a tick at most (each step renews the lease)
 PRUNE_EVERY_SECONDS = 60.0
 PRUNE_BATCH = 1000
 _ITEM_KEY = {Resource.EMPLOYEE: employee_key, Resource.MANAGER: manager_key}
@@ -87,14 +87,22 @@ class FeedKeeper:
         self.stopped.set()
 
     def sweep_once(self) -> int | None:
-        """One step of the sweep; how many changes it invalidated (None: another
-        process holds the sweep)."""
-        done = self._feed.follow(
-            self.holder, LEASE_SECONDS, SWEEP_BATCH, self._invalidate
-        )
-        if done:
-            self._metrics.feed_handled("sweep", done)
-        return done
+        """The sweep's steps, back to back while they come full (so it keeps
+        up with any write rate); how many changes it invalidated (None:
+        another process holds the sweep)."""
+        total: int | None = None
+        for _ in range(SWEEP_STEPS):
+            done = self._feed.follow(
+                self.holder, LEASE_SECONDS, SWEEP_BATCH, self._invalidate
+            )
+            if done is None:
+                break
+            total = (total or 0) + done
+            if done:
+                self._metrics.feed_handled("sweep", done)
+            if done < SWEEP_BATCH:
+                break
+        return total
 
     def prune_once(self) -> int | None:
         removed = self._feed.prune(
