@@ -10,7 +10,6 @@ import json
 import os
 import pty
 import signal
-import sqlite3
 import struct
 import subprocess
 import termios
@@ -20,21 +19,31 @@ from pathlib import Path
 
 import pytest
 
+from adapters.sql.database import open_database
 from tests.distributed.support import Instance
+from tests.support import services
 from tests.support.paths import ROOT
 from tests.support.polling import poll
 from tests.support.processes import EMPLOYEE_API, employee_api
+from tests.support.services import empty_database
 
 SECRET = "transfer-secret-transfer-secret-0123456789"
 ROWS = 100_000
 
 
 class Service:
-    def __init__(self, directory: Path) -> None:
+    def __init__(
+        self, directory: Path, database: str | None = None, **env: str
+    ) -> None:
+        """database: a PostgreSQL URL (emptied first), else a SQLite file."""
         directory.mkdir(parents=True, exist_ok=True)
-        self.database = directory / "service.sqlite3"
-        self.env = {"DATABASE_URL": f"sqlite:///{self.database}", "SECRET_KEY": SECRET,
-                    "LOG_LEVEL": "warning"}  # fmt: skip
+        if database is None:
+            database = f"sqlite:///{directory / 'service.sqlite3'}"
+        else:
+            empty_database(database)
+        self.db = open_database(database)
+        self.env = {"DATABASE_URL": database, "SECRET_KEY": SECRET,
+                    "LOG_LEVEL": "warning", **env}  # fmt: skip
         employee_api("migrate", env=self.env, check=True)
         quotas = [
             "--quota",
@@ -49,10 +58,13 @@ class Service:
                                  directory / "service.log").start()  # fmt: skip
         self.url = f"http://127.0.0.1:{self.instance.port}"
 
-    def count(self, table: str = "employee") -> int:
-        with sqlite3.connect(self.database) as db:
-            (n,) = db.execute(f"SELECT count(*) FROM {table}").fetchone()
+    def count(self, table: str = "employee", what: str = "*") -> int:
+        (n,) = self.db.execute_sql(f"SELECT count({what}) FROM {table}").fetchone()
         return int(n)
+
+    def stop(self) -> None:
+        self.instance.stop()
+        self.db.close()
 
     def client_env(self) -> dict[str, str]:
         return {"EMPLOYEE_API_KEY": self.token, "LOG_LEVEL": "warning"}
@@ -66,7 +78,20 @@ class Service:
 def service(tmp_path: Path) -> Iterator[Service]:
     running = Service(tmp_path / "a")
     yield running
-    running.instance.stop()
+    running.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Service]:
+    """On SQLite; and on PostgreSQL and Redis, as in production."""
+    if request.param == "sqlite":
+        running = Service(tmp_path / "a")
+    else:
+        url: str = request.getfixturevalue("postgres_url")
+        request.getfixturevalue("redis_db")  # the shared Redis, flushed after
+        running = Service(tmp_path / "a", url, REDIS_URL=services.REDIS_URL)
+    yield running
+    running.stop()
 
 
 def people_csv(path: Path, rows: int, bad_line: int | None = None) -> Path:
@@ -80,8 +105,9 @@ def people_csv(path: Path, rows: int, bad_line: int | None = None) -> Path:
 
 
 def test_a_killed_import_run_again_creates_each_record_exactly_once(
-    service: Service, tmp_path: Path
+    any_service: Service, tmp_path: Path
 ) -> None:
+    service = any_service
     source = people_csv(tmp_path.with_name(tmp_path.name + "-in.csv"), ROWS)
     command = [*EMPLOYEE_API, "import", str(source), "--url", service.url]
     env = {**os.environ, **service.client_env()}
@@ -98,11 +124,7 @@ def test_a_killed_import_run_again_creates_each_record_exactly_once(
     assert f"imported {ROWS:,} employees" in again.stdout
     assert "created by an earlier run" in again.stdout
     assert service.count() == ROWS
-    with sqlite3.connect(service.database) as db:
-        (distinct,) = db.execute(
-            "SELECT count(DISTINCT email) FROM employee"
-        ).fetchone()
-    assert distinct == ROWS
+    assert service.count("employee", "DISTINCT email") == ROWS
     assert service.count("change") == ROWS  # one change each, none twice
 
 
@@ -160,7 +182,7 @@ def test_export_then_import_into_an_empty_database_round_trips(
         assert len(_data(tmp_path / "e.jsonl")) == 1_200
         assert _csv_data(tmp_path / "m.csv") == _csv_data(tmp_path / "m2.csv")
     finally:
-        other.instance.stop()
+        other.stop()
 
 
 def _data(path: Path) -> list[dict[str, object]]:
