@@ -24,10 +24,15 @@ $(STAMP): pyproject.toml requirements.lock
 # The runtime dependencies, pinned with hashes, from pyproject.toml, for every
 # Python 3.11 (--universal keeps markers such as redis's async-timeout): the
 # image installs exactly these. Run after changing the dependencies.
-lock: $(STAMP)
-	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 \
+# uv comes in a venv of its own: the project's venv installs with the old lock
+# as constraints, which a changed dependency may contradict.
+LOCK_VENV := .venv-lock
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet uv
+	$(LOCK_VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 		--generate-hashes --no-emit-index-url pyproject.toml -o requirements.lock
+	rm -rf $(LOCK_VENV)
 
 $(SECRET_FILE):
 	umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(32))' > $@
