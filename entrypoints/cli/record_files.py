@@ -62,7 +62,7 @@ def _jsonl_rows(source: TextIO, kind: str) -> Iterator[Row]:
             raise BadFile(f"line {number}: not JSON ({exc.msg})") from None
         if not isinstance(record, dict):
             raise BadFile(f"line {number}: not a JSON object")
-        yield Row(number, _writable(record, kind))
+        yield Row(number, _writable(record))
 
 
 def _csv_rows(source: TextIO, kind: str) -> Iterator[Row]:
@@ -83,7 +83,7 @@ def _csv_rows(source: TextIO, kind: str) -> Iterator[Row]:
         }
         if record.get("manager_id") is not None:
             record["manager_id"] = _number(record["manager_id"])
-        yield Row(line, _writable(record, kind))
+        yield Row(line, _writable(record))
 
 
 def _number(text: str) -> int | str:
@@ -92,7 +92,7 @@ def _number(text: str) -> int | str:
     return int(text) if text.isdigit() else text
 
 
-def _writable(record: dict[str, Any], kind: str) -> dict[str, Any]:
+def _writable(record: dict[str, Any]) -> dict[str, Any]:
     """What an import sends: the record without the fields the service
     assigns, and without nulls (absent and null mean the same on create)."""
     return {k: v for k, v in record.items() if k not in READ_ONLY and v is not None}

@@ -133,7 +133,7 @@ def _send_batches(
                 headers={"Idempotency-Key": _key(args.kind, number, items)},
             )  # fmt: skip
             if answer.status_code != 201:
-                return _refused(answer, batch, created + replayed, args)
+                return _refused(answer, batch, created + replayed)
             if answer.headers.get("Idempotent-Replayed") == "true":
                 replayed += len(batch)
             else:
@@ -152,7 +152,7 @@ def _key(kind: str, position: int, items: Sequence[dict[str, Any]]) -> str:
     return f"import-{digest.hexdigest()}"
 
 
-def _refused(answer: Any, batch: list[Row], done: int, args: argparse.Namespace) -> int:
+def _refused(answer: Any, batch: list[Row], done: int) -> int:
     first, last = batch[0].line, batch[-1].line
     lines = [f"employee-api: the service refused the batch of lines {first}-{last} "
              f"({answer.status_code}); nothing of it was created, {done:,} records "

@@ -57,9 +57,6 @@ class FeedKeeper:
         cache: Cache | None,
         retention_seconds: int,
         metrics: Metrics,
-        *,
-        sweep_every: float = SWEEP_EVERY_SECONDS,
-        prune_every: float = PRUNE_EVERY_SECONDS,
     ) -> None:
         """cache: the shared response cache, or None when there is none to
         keep (a process's own cache dies with the process)."""
@@ -67,7 +64,7 @@ class FeedKeeper:
         self._cache = cache
         self._retention = timedelta(seconds=retention_seconds)
         self._metrics = metrics
-        self._every = {"sweep": sweep_every, "prune": prune_every}
+        self._every = {"sweep": SWEEP_EVERY_SECONDS, "prune": PRUNE_EVERY_SECONDS}
         self.holder = (
             f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         )
@@ -82,9 +79,6 @@ class FeedKeeper:
             threading.Thread(
                 target=self._run, args=(name, step), name=f"feed-{name}", daemon=True
             ).start()
-
-    def stop(self) -> None:
-        self.stopped.set()
 
     def sweep_once(self) -> int | None:
         """The sweep's steps, back to back while they come full (so it keeps

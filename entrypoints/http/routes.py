@@ -49,7 +49,6 @@ EMPLOYEES = RecordSchema(
     to_draft=schemas.employee_in_to_draft,
     to_out=schemas.employee_out,
     page=schemas.EmployeePage,
-    batch_in=schemas.EmployeeBatchIn,
     batch_out=schemas.EmployeeBatchOut,
     filters={
         "manager_id": parse_id_filter,
@@ -68,7 +67,6 @@ MANAGERS = RecordSchema(
     to_draft=schemas.manager_in_to_draft,
     to_out=schemas.manager_out,
     page=schemas.ManagerPage,
-    batch_in=schemas.ManagerBatchIn,
     batch_out=schemas.ManagerBatchOut,
     filters={"department": parse_text_filter, "q": parse_text_filter},
     make_filter=ManagerFilter,

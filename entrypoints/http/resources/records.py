@@ -44,7 +44,6 @@ class RecordSchema(Generic[R, D, F, B]):
     to_draft: Callable[[B], D]
     to_out: Callable[[R], Struct]
     page: type[Struct]
-    batch_in: type[Struct]  # for the document: items are read one by one
     batch_out: type[Struct]
     filters: Mapping[str, FilterParser]
     make_filter: Callable[..., F]
