@@ -89,6 +89,27 @@ def empty_database(url: str) -> None:
     db.close_all()
 
 
+def swept_to_the_end(url: str, within: float) -> None:
+    """Wait until the change feed's sweep (entrypoints/http/feed_keeper.py)
+    has passed every change written so far to the PostgreSQL database at
+    url: from then on it invalidates none of them again."""
+    db: pw.Database = open_database(url)
+    last = "SELECT position, id FROM change ORDER BY position DESC, id DESC LIMIT 1"
+    mark = "SELECT position, change_id FROM feed_task WHERE name = 'sweep'"
+
+    def passed() -> bool:
+        newest = db.execute_sql(last).fetchone()
+        swept = db.execute_sql(mark).fetchone()
+        if newest is None:
+            return True
+        return swept is not None and swept[0] is not None and swept >= newest
+
+    try:
+        poll(passed, within=within, what="the feed's sweep to pass the last change")
+    finally:
+        db.close_all()
+
+
 # Redis
 
 
