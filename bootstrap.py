@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from adapters.clock import SystemClock
 from adapters.memory.cache import MemoryCache
@@ -29,6 +30,7 @@ from entrypoints.http.metrics import Metrics
 from entrypoints.server import request_clock
 from entrypoints.server.lifecycle import Draining, drain_on_sigterm
 from entrypoints.server.log_writer import count_drops_with
+from entrypoints.server.rsgi_bridge import served_by
 from settings import MEMORY_URL, Settings
 
 
@@ -128,15 +130,15 @@ def bootstrap(
     return web.create_app(services, readiness, edge, settings.http)
 
 
-def get_app() -> web.WsgiApp:
-    """Entry point for gunicorn: `gunicorn 'bootstrap:get_app()'`."""
+def get_app() -> Any:
+    """gunicorn's app (`bootstrap:get_app()`); granian's with SERVER=granian."""
     draining, settings = Draining(), Settings.from_env()
     drain_on_sigterm(draining)
     metrics = Metrics(settings.server.metrics_dir)
     count_drops_with(metrics.log_record_dropped)
-    return bootstrap(
-        settings=settings, draining=draining, metrics=metrics, keep_feed=True
-    )
+    kept = bootstrap(settings=settings, draining=draining, metrics=metrics,
+                     keep_feed=True)  # fmt: skip
+    return served_by(settings, kept)
 
 
 def main(argv: list[str] | None = None) -> int:

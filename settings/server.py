@@ -7,10 +7,14 @@ from dataclasses import dataclass
 from settings.values import LOG_LEVELS, Environment, SettingsError, bind_address
 
 
+SERVERS = ("gunicorn", "granian")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """gunicorn's and the command line's part."""
 
+    server: str = "gunicorn"  # or "granian" (entrypoints/server/granian_serve.py)
     bind: str = "127.0.0.1:8000"
     workers: int = 1
     threads: int = 8
@@ -45,6 +49,7 @@ def read_server(env: Environment, *, shared_state: bool) -> ServerSettings:
         )
     access_log = env.text("ACCESS_LOG", "")
     return ServerSettings(
+        server=env.choice("SERVER", "gunicorn", SERVERS),
         bind=env.parsed("BIND", "127.0.0.1:8000", bind_address),
         workers=workers,
         threads=env.integer("THREADS", 8, 1, 1024),

@@ -23,6 +23,7 @@ from entrypoints.cli.api_keys import KeysCommand, add_commands, run_keys_command
 from entrypoints.cli.transfer import add_transfer_commands, run_transfer
 from entrypoints.server.log_config import configure_logging
 from settings import MEMORY_URL, Settings, SettingsError
+from settings.server import SERVERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,13 @@ def _serve(args: argparse.Namespace, settings: Settings, wiring: Wiring) -> int:
         if args.gunicorn_args[:1] == ["--"]
         else args.gunicorn_args
     )
+    logging.shutdown()  # lines still queued for the log writer go out first
+    server = os.environ["SERVER"] = args.server or settings.server.server
+    if server == "granian":  # the workers' get_app() reads SERVER
+        if extra:
+            raise SettingsError("extra options are gunicorn's: granian takes none")
+        granian = [sys.executable, "-m", "entrypoints.server.granian_serve"]
+        os.execv(sys.executable, granian)
     argv = [
         sys.executable,
         "-m",
@@ -74,7 +82,6 @@ def _serve(args: argparse.Namespace, settings: Settings, wiring: Wiring) -> int:
         *extra,
         "bootstrap:get_app()",
     ]
-    logging.shutdown()  # lines still queued for the log writer go out first
     os.execv(sys.executable, argv)
     return 0  # not reached
 
@@ -111,9 +118,14 @@ def _parser() -> argparse.ArgumentParser:
     migrate = commands.add_parser("migrate", help="apply pending database migrations")
     migrate.set_defaults(run=_migrate)
     serve = commands.add_parser(
-        "serve", help="migrate (unless MIGRATE_ON_START=0), then serve with gunicorn"
+        "serve",
+        help="migrate (unless MIGRATE_ON_START=0), then serve (gunicorn, "
+        "or granian with --server granian or SERVER=granian)",
     )
     serve.add_argument("--no-migrate", action="store_true", help="skip migrations")
+    serve.add_argument(
+        "--server", choices=SERVERS, help="the HTTP server (default: SERVER's)"
+    )
     serve.add_argument(
         "gunicorn_args", nargs=argparse.REMAINDER, help="extra gunicorn options"
     )

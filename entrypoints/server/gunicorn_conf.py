@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from entrypoints.server.lifecycle import begin_drain_everywhere
 from entrypoints.server.log_config import logging_config
+from entrypoints.server.metrics_dir import prepare_metrics_dir
 from entrypoints.server.open_files import open_files
 from settings import Settings, SettingsError
 
@@ -61,20 +60,12 @@ _made_metrics_dir: list[Path] = []
 
 
 def on_starting(server: Any) -> None:
-    """A fresh, empty metrics directory for this start, before any worker forks:
-    prometheus-client's multiprocess mode takes its name from the environment.
+    """A fresh, empty metrics directory for this start, before any worker forks.
     (Nothing in this process may import prometheus_client before this runs:
     the workers it forks would inherit its single-process mode.)"""
-    if _server.metrics_dir:
-        # Often a mount point: empty it of metric files, never remove it.
-        directory = Path(_server.metrics_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob("*.db"):
-            stale.unlink()
-    else:
-        directory = Path(tempfile.mkdtemp(prefix="employee-api-metrics-"))
-        _made_metrics_dir.append(directory)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    made = prepare_metrics_dir(_server.metrics_dir)
+    if made is not None:
+        _made_metrics_dir.append(made)
 
 
 def when_ready(server: Any) -> None:
