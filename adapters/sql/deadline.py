@@ -10,6 +10,7 @@ unit of work may last."""
 
 from __future__ import annotations
 
+import math
 import select
 import threading
 import time
@@ -83,5 +84,13 @@ def wait_for(fileno: int, events: int, seconds: float | None) -> bool:
     which a server with many clients connected reaches."""
     poller = select.poll()
     poller.register(fileno, events)
-    timeout_ms = None if seconds is None else max(0, int(seconds * 1000) + 1)
-    return bool(poller.poll(timeout_ms))
+    return bool(poller.poll(poll_milliseconds(seconds)))
+
+
+def poll_milliseconds(seconds: float | None) -> int | None:
+    """poll's timeout for seconds: rounded up, so a wait never ends early,
+    and 0 kept 0, so a check that must not wait does not (rounding 0 up to a
+    millisecond cost every pooled check-out a millisecond; bench/RESULTS.md)."""
+    if seconds is None:
+        return None
+    return max(0, math.ceil(seconds * 1000))

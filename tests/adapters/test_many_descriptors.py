@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from adapters.sql.database import open_database
+from adapters.sql.deadline import poll_milliseconds
 from adapters.sql.storage import SqlStorage
 
 
@@ -42,3 +43,15 @@ def test_queries_work_on_a_connection_above_descriptor_1024(
         assert storage.ping()
     finally:
         storage.close()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "milliseconds"),
+    [(None, None), (0, 0), (0.0001, 1), (0.001, 1), (0.0011, 2), (2.5, 2500)],
+)
+def test_a_poll_timeout_rounds_up_but_never_makes_a_check_wait(
+    seconds: float | None, milliseconds: int | None
+) -> None:
+    # The pool checks an idle connection with a wait of 0: a millisecond
+    # there was a millisecond on every request that used the database.
+    assert poll_milliseconds(seconds) == milliseconds
