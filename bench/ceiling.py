@@ -13,6 +13,9 @@ from typing import Any
 
 import falcon
 
+from entrypoints.server.rsgi_bridge import served_by
+from settings import Settings
+
 SIZES: dict[str, int] = json.loads(os.environ.get("BENCH_BODY_SIZES", "{}"))
 
 
@@ -61,3 +64,8 @@ app.add_route("/v1/employees", Collection("list_page"))
 app.add_route("/v1/employees/{employee_id:int}", Item())
 app.add_route("/v1/managers/{manager_id:int}/employees/{employee_id:int}", Item())
 app.add_route("/health/live", Item())
+
+
+def served() -> Any:
+    """The app as granian takes it (bench/server.py)."""
+    return served_by(Settings.from_env(), app)

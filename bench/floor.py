@@ -35,6 +35,8 @@ from adapters.redis.fast_path import fast_path_for
 from adapters.redis.rate_limiter import RedisRateLimiter
 from bench.ceiling import _body
 from domain.api_keys import Quota
+from entrypoints.server.rsgi_bridge import served_by
+from settings import Settings
 
 _client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"))
 _fast_path = fast_path_for(_client)
@@ -126,3 +128,8 @@ app.add_route("/v1/employees", Collection())
 app.add_route("/v1/employees/{employee_id:int}", Item())
 app.add_route("/v1/managers/{manager_id:int}/employees/{employee_id:int}", Item())
 app.add_route("/health/live", Live())
+
+
+def served() -> Any:
+    """The app as granian takes it (bench/server.py)."""
+    return served_by(Settings.from_env(), app)

@@ -1,4 +1,5 @@
-"""Starting and stopping a gunicorn instance of the app for benchmarks."""
+"""Starting and stopping an instance of the app for benchmarks, under gunicorn
+or granian."""
 
 from __future__ import annotations
 
@@ -33,21 +34,41 @@ def gunicorn(env: Mapping[str, str], workers: int = 1) -> Iterator[int]:
         yield port
 
 
+# The same apps as granian takes them: factories (rsgi_bridge.served_by).
+GRANIAN_TARGETS = {
+    "bootstrap:get_app()": "bootstrap:get_app",
+    "bench.ceiling:app": "bench.ceiling:served",
+    "bench.floor:app": "bench.floor:served",
+}
+
+
+def command(app: str, port: int, server: str) -> list[str]:
+    """The command serving app on port with the service's configuration."""
+    if server == "granian":
+        granian = "entrypoints.server.granian_serve"
+        return [sys.executable, "-m", granian, GRANIAN_TARGETS[app]]
+    return [
+        sys.executable, "-m", "gunicorn",
+        "--config", "python:entrypoints.server.gunicorn_conf",
+        "--bind", f"127.0.0.1:{port}", "--no-control-socket", app,
+    ]  # fmt: skip
+
+
 @contextmanager
-def serve(app: str, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
-    """app under the service's gunicorn config on a free loopback port; yields
-    (port, master pid) once /health/live answers."""
+def serve(
+    app: str, env: Mapping[str, str], server: str = "gunicorn"
+) -> Iterator[tuple[int, int]]:
+    """app under the service's configuration of server (gunicorn or granian)
+    on a free loopback port; yields (port, master pid) once /health/live
+    answers."""
     port = free_port()
     full_env = {**os.environ, "ACCESS_LOG": "", **env}
+    full_env.update(SERVER=server, BIND=f"127.0.0.1:{port}")
     # A file, not a pipe: the app logs a line per request, and a pipe nobody
     # reads fills up and stalls the worker mid-request.
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn",
-                "--config", "python:entrypoints.server.gunicorn_conf",
-                "--bind", f"127.0.0.1:{port}", "--no-control-socket", app,
-            ],
+            command(app, port, server),
             cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=log,
         )  # fmt: skip
         try:
@@ -65,14 +86,14 @@ def _wait_until_live(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"gunicorn exited: {log.read().decode()[-3000:]}")
+            raise RuntimeError(f"the server exited: {log.read().decode()[-3000:]}")
         try:
             status, _ = request(port, "GET", "/health/live")
             if status == 200:
                 return
         except OSError:
             time.sleep(0.1)  # polling for the port to open, bounded by the deadline
-    raise RuntimeError("gunicorn did not come up in 30 s")
+    raise RuntimeError("the server did not come up in 30 s")
 
 
 def request(

@@ -18,3 +18,5 @@ function request()
     run, tid, counter)
   return wrk.format(nil, nil, nil, body)
 end
+
+dofile(os.getenv("BENCH_SCENARIOS_DIR") .. "/statuses.lua")

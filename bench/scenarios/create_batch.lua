@@ -22,3 +22,5 @@ function request()
   end
   return wrk.format(nil, nil, nil, '{"items":[' .. table.concat(items, ",") .. ']}')
 end
+
+dofile(os.getenv("BENCH_SCENARIOS_DIR") .. "/statuses.lua")

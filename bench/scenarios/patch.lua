@@ -8,3 +8,5 @@ function request()
   n = n + 1
   return wrk.format(nil, nil, nil, string.format('{"title":"t%d"}', n % 2))
 end
+
+dofile(os.getenv("BENCH_SCENARIOS_DIR") .. "/statuses.lua")
