@@ -133,17 +133,20 @@ class ApiKeyService:
         self, token: str, before_lookup: Callable[[], None] | None = None
     ) -> ApiKey | None:
         """The live key this token belongs to, or None. before_lookup runs
-        before a token not known already is looked up in the storage; it may
-        refuse the lookup by raising."""
+        before a token this process never verified is looked up in the
+        storage; it may refuse the lookup by raising. A key verified before,
+        whose trust ran out, is looked up again without it: a busy client's
+        threads would otherwise spend an address's allowance on its own
+        valid key every cache_seconds (bench/RESULTS.md)."""
         prefix = prefix_of(token)
         if prefix is None:
             return None
         digest = token_digest(self._secret_key, token)
         if self._recently_refused(digest):
             return None  # a token retried in a loop costs no query each time
-        key = self._remembered(digest)
+        key, verified_before = self._remembered(digest)
         if key is None:
-            if before_lookup is not None:
+            if before_lookup is not None and not verified_before:
                 before_lookup()
             key = self._look_up(prefix, digest, token)
         if key is not None:
@@ -156,12 +159,16 @@ class ApiKeyService:
             uow.commit()
         return stored
 
-    def _remembered(self, digest: str) -> ApiKey | None:
+    def _remembered(self, digest: str) -> tuple[ApiKey | None, bool]:
+        """The key while it is trusted; and whether this process verified
+        the token before (an entry kept past its trust, until refused)."""
         with self._lock:
             entry = self._verified.get(digest)
-        if entry is None or entry[0] <= self._monotonic():
-            return None
-        return entry[1]
+        if entry is None:
+            return None, False
+        if entry[0] <= self._monotonic():
+            return None, True
+        return entry[1], True
 
     def _look_up(self, prefix: str, digest: str, token: str) -> ApiKey | None:
         with self._storage(write=False) as uow:
@@ -199,6 +206,7 @@ class ApiKeyService:
 
     def _refuse(self, digest: str) -> None:
         with self._lock:
+            self._verified.pop(digest, None)  # no longer verified before
             if len(self._refused) >= _MAX_REMEMBERED:
                 del self._refused[next(iter(self._refused))]
             self._refused[digest] = self._monotonic() + self._cache_seconds

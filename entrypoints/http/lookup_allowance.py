@@ -6,7 +6,8 @@ cache helps only a token sent again). Each address gets an allowance of
 lookups (AUTH_LOOKUPS, a quota of the rate limiter's kind, shared by every
 instance through Redis); past it, a request whose token would need a lookup
 gets 429 without one. Keys already verified, from any address, cost no
-lookup and are unaffected.
+lookup and are unaffected; nor does the look-up again of a key this process
+verified before, when its trust (AUTH_CACHE_SECONDS) runs out.
 """
 
 from __future__ import annotations

@@ -94,6 +94,45 @@ def test_another_process_refuses_a_revoked_key_once_its_memory_lapses(
     assert there.authenticate(token) is None
 
 
+class Refused(Exception):
+    pass
+
+
+def refuse() -> None:
+    raise Refused()
+
+
+def test_a_key_verified_before_is_looked_up_again_without_the_allowance(
+    keys: ApiKeyService, monotonic: ManualClock
+) -> None:
+    """The allowance (before_lookup) is for tokens never verified here: a
+    busy client's threads re-verifying its own key when its trust runs out
+    must not spend it, nor be refused by it."""
+    _, token = keys.create("billing", BOTH, {})
+    unknown = "ema_00000000_" + "x" * 43
+    with pytest.raises(Refused):
+        keys.authenticate(token, before_lookup=refuse)  # never verified here
+    assert keys.authenticate(token) is not None
+    monotonic.advance(CACHE_SECONDS + 1)  # trusted no longer: looked up again
+    assert keys.authenticate(token, before_lookup=refuse) is not None
+    with pytest.raises(Refused):
+        keys.authenticate(unknown, before_lookup=refuse)
+
+
+def test_a_key_revoked_after_it_was_verified_spends_the_allowance_again(
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
+) -> None:
+    here, there = (service(storage, clock, monotonic) for _ in range(2))
+    key, token = here.create("billing", BOTH, {})
+    assert there.authenticate(token) is not None
+    here.revoke(key.prefix)
+    monotonic.advance(CACHE_SECONDS + 1)
+    assert there.authenticate(token, before_lookup=refuse) is None  # refused now
+    monotonic.advance(CACHE_SECONDS + 1)  # past the refusal's memory too
+    with pytest.raises(Refused):
+        there.authenticate(token, before_lookup=refuse)
+
+
 def test_last_use_is_written_at_most_once_a_minute(
     keys: ApiKeyService, clock: ManualClock, monotonic: ManualClock
 ) -> None:
