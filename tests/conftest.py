@@ -26,6 +26,7 @@ from settings import (
     RateLimitSettings,
     Settings,
 )
+from tests.distributed.support import SERVERS
 from tests.support import services
 from tests.support.clocks import ManualClock
 from tests.support.pgbouncer import PgBouncer
@@ -37,6 +38,13 @@ from tests.support.tcp_proxy import TcpProxy
 # "pgbouncer": the PostgreSQL database through PgBouncer in transaction
 # pooling mode, as managed PostgreSQL is usually reached.
 STORES = ["memory", "sqlite", "postgres", "pgbouncer"]
+
+
+@pytest.fixture(params=SERVERS)
+def http_server(request: pytest.FixtureRequest) -> str:
+    """Each supported HTTP server in turn (SERVER): a test that takes this
+    runs under gunicorn and under granian."""
+    return str(request.param)
 
 
 @pytest.fixture(scope="session")

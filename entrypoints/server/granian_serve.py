@@ -7,7 +7,7 @@ before a thread is taken. What the gunicorn path promises holds here too:
 slow headers and stalled bodies hold no thread, the first SIGTERM drains
 (readiness 503 for DRAIN_SECONDS) before the graceful stop, /metrics sums
 every worker, a crashed worker is replaced. What differs is in
-docs/operations.md ("Choosing the server").
+docs/deployment.md ("Choosing the server").
 
 Run as `python -m entrypoints.server.granian_serve`, in a fresh process:
 prometheus-client must not be imported before the metrics directory is set.
@@ -30,8 +30,9 @@ from settings import ServerSettings, Settings, SettingsError
 log = logging.getLogger("employee_api.server")
 
 
-def server_options(server: ServerSettings) -> dict[str, Any]:
-    """granian's options for these settings."""
+def server_options(server: ServerSettings, target: str) -> dict[str, Any]:
+    """granian's options for these settings; target: "module:factory", the
+    factory returning the app as rsgi_bridge.served_by does."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
@@ -50,7 +51,7 @@ def server_options(server: ServerSettings) -> dict[str, Any]:
     config["loggers"]["granian.access"] = config["loggers"].pop("gunicorn.access")
     return {
         **where,
-        "target": "bootstrap:get_app",
+        "target": target,
         "factory": True,
         "interface": Interfaces.RSGI,
         "workers": server.workers,
@@ -68,7 +69,7 @@ def server_options(server: ServerSettings) -> dict[str, Any]:
     }
 
 
-def build(server: ServerSettings) -> Any:
+def build(server: ServerSettings, target: str = "bootstrap:get_app") -> Any:
     """granian's server, draining on the first SIGTERM when DRAIN_SECONDS > 0."""
     from granian.server import Server
 
@@ -92,14 +93,15 @@ def build(server: ServerSettings) -> Any:
                 return
             super().signal_handler_interrupt(*args)
 
-    return DrainingServer(**server_options(server))
+    return DrainingServer(**server_options(server, target))
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    """argv: the app's factory, when not the service's (the bench's bare apps)."""
     try:
         settings = Settings.from_env()
         settings.auth.check()
-        granian = build(settings.server)
+        granian = build(settings.server, *argv[:1])
     except SettingsError as exc:
         print(f"employee-api: {exc}", file=sys.stderr)
         return 2
@@ -111,4 +113,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -119,8 +119,7 @@ class RsgiBridge:
 
     def _refuse_slow(self, environ: dict[str, Any]) -> None:
         log.warning(
-            "closed a connection from %s: its request's body did not arrive "
-            "within %s s",
+            "closed a connection from %s: its request body took longer than %s s",
             environ.get("REMOTE_ADDR"), self._body_timeout,
         )  # fmt: skip
         if self._closed is not None:
@@ -221,8 +220,7 @@ def served_by(settings: Settings, app: WsgiCallable) -> Any:
             else http.max_body_bytes
         )
 
-    bridge = RsgiBridge(
-        app, settings.server.threads, settings.server.body_timeout, limit_of
-    )
+    timeout = float(settings.server.body_timeout)
+    bridge = RsgiBridge(app, settings.server.threads, timeout, limit_of)
     bridge.metrics_dir = settings.server.metrics_dir
     return bridge

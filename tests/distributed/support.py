@@ -1,6 +1,6 @@
-"""Helpers for tests across instances: gunicorn instances and apps.
+"""Helpers for tests across instances: server instances and apps.
 
-Everything here runs real components: gunicorn processes serving the app on
+Everything here runs real components: gunicorn or granian serving the app on
 free loopback ports, plain HTTP over loopback. Waits are bounded polling
 loops (tests.support.services.poll), never fixed sleeps.
 """
@@ -30,7 +30,8 @@ from tests.support.services import empty_database, free_port, shared_redis
 
 
 class Instance:
-    """The app served by gunicorn (bootstrap:get_app()) on a free loopback port."""
+    """The app served by gunicorn (bootstrap:get_app()), or by granian, on a
+    free loopback port."""
 
     def __init__(
         self,
@@ -38,10 +39,13 @@ class Instance:
         log_path: Path,
         open_files: int | None = None,
         unread_output: bool = False,
+        server: str = "gunicorn",
     ) -> None:
-        """open_files: gunicorn's open-file limit, soft and hard (as with
+        """open_files: the server's open-file limit, soft and hard (as with
         `ulimit -n`), when not this process's. unread_output: its standard
-        output and error go to a pipe nobody reads (a stalled log reader)."""
+        output and error go to a pipe nobody reads (a stalled log reader).
+        server: gunicorn or granian (SERVER)."""
+        self.server = server
         self._unread_output = unread_output
         self.port = free_port()
         self._limit = [] if open_files is None else [f"--nofile={open_files}"]
@@ -58,6 +62,7 @@ class Instance:
             ACCESS_LOG="",
             LOG_LEVEL="warning",
             AUTH_DISABLED="1",
+            SERVER=server,
         )
         self._env.update(env)
         self._process: subprocess.Popen[bytes] | None = None
@@ -68,13 +73,7 @@ class Instance:
             [
                 *STOP_WITH_PARENT,
                 *(["prlimit", *self._limit, "--"] if self._limit else []),
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--config",
-                "entrypoints/server/gunicorn_conf.py",
-                "--no-control-socket",
-                "bootstrap:get_app()",
+                *SERVE[self.server],
             ],
             cwd=ROOT,
             env=self._env,
@@ -82,14 +81,14 @@ class Instance:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        poll(self._answers(ready_path), within=30, what=f"gunicorn on {self.port}")
+        poll(self._answers(ready_path), within=30, what=f"{self.server} on {self.port}")
         return self
 
     def _answers(self, ready_path: str) -> Callable[[], bool]:
         def probe() -> bool:
             assert self._process is not None
             if self._process.poll() is not None:
-                raise AssertionError(f"gunicorn exited:\n{self.log()}")
+                raise AssertionError(f"{self.server} exited:\n{self.log()}")
             return http_status(self.port, ready_path) == 200
 
         return probe
@@ -102,7 +101,7 @@ class Instance:
 
     @property
     def pid(self) -> int:
-        """gunicorn's master."""
+        """The server's main process (gunicorn's master, granian's)."""
         assert self._process is not None
         return self._process.pid
 
@@ -111,7 +110,7 @@ class Instance:
         self._process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
-        """gunicorn's exit status, once it has exited."""
+        """The server's exit status, once it has exited."""
         assert self._process is not None
         return self._process.wait(timeout=timeout)
 
@@ -125,6 +124,18 @@ class Instance:
             self._process.kill()
             self._process.wait(timeout=5)
         self._process = None
+
+
+# How each server is started, as `employee-api serve` starts it.
+SERVE = {
+    "gunicorn": [
+        sys.executable, "-m", "gunicorn",
+        "--config", "entrypoints/server/gunicorn_conf.py",
+        "--no-control-socket", "bootstrap:get_app()",
+    ],
+    "granian": [sys.executable, "-m", "entrypoints.server.granian_serve"],
+}  # fmt: skip
+SERVERS = tuple(SERVE)
 
 
 # util-linux's setpriv execs gunicorn with SIGTERM as its parent-death signal,

@@ -1,4 +1,4 @@
-"""A stop under gunicorn with DRAIN_SECONDS: readiness answers 503 while the
+"""A stop under either server with DRAIN_SECONDS: readiness answers 503 while the
 server still serves, then the graceful stop closes the port and exits 0."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from tests.support.http_clients import http_status
 from tests.support.polling import poll
 
 
-def instance(tmp_path: Path, drain_seconds: int) -> Instance:
+def instance(tmp_path: Path, drain_seconds: int, server: str) -> Instance:
     return Instance(
         {
             "DATABASE_URL": f"sqlite:///{tmp_path / 'drain.sqlite3'}",
@@ -24,12 +24,13 @@ def instance(tmp_path: Path, drain_seconds: int) -> Instance:
             "MIGRATE_ON_START": "0",
             "LOG_LEVEL": "info",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
+        server=server,
     ).start(ready_path="/health/live")
 
 
-def test_sigterm_drains_then_stops_gracefully(tmp_path: Path) -> None:
-    server = instance(tmp_path, drain_seconds=2)
+def test_sigterm_drains_then_stops_gracefully(tmp_path: Path, http_server: str) -> None:
+    server = instance(tmp_path, drain_seconds=2, server=http_server)
     assert http_status(server.port, "/health/ready") == 200
     server.send(signal.SIGTERM)
     began = time.monotonic()
@@ -47,8 +48,10 @@ def test_sigterm_drains_then_stops_gracefully(tmp_path: Path) -> None:
     assert "draining: readiness answers 503 for 2 s" in server.log()
 
 
-def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
-    server = instance(tmp_path, drain_seconds=120)
+def test_a_second_sigterm_ends_the_drain_at_once(
+    tmp_path: Path, http_server: str
+) -> None:
+    server = instance(tmp_path, drain_seconds=120, server=http_server)
     server.send(signal.SIGTERM)
     poll(
         lambda: http_status(server.port, "/health/ready") == 503,
@@ -59,8 +62,10 @@ def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
     assert server.wait(timeout=10) == 0
 
 
-def test_without_a_drain_sigterm_stops_at_once(tmp_path: Path) -> None:
-    server = instance(tmp_path, drain_seconds=0)
+def test_without_a_drain_sigterm_stops_at_once(
+    tmp_path: Path, http_server: str
+) -> None:
+    server = instance(tmp_path, drain_seconds=0, server=http_server)
     began = time.monotonic()
     server.send(signal.SIGTERM)
     assert server.wait(timeout=10) == 0
@@ -68,11 +73,13 @@ def test_without_a_drain_sigterm_stops_at_once(tmp_path: Path) -> None:
     assert "draining" not in server.log()
 
 
-def test_a_stopping_server_refuses_new_connections_at_once(tmp_path: Path) -> None:
+def test_a_stopping_server_refuses_new_connections_at_once(
+    tmp_path: Path, http_server: str
+) -> None:
     """While a stopping worker waits for a request in progress, its port is
     closed: a new connection is refused at once (a proxy moves on), not left
     in a backlog that no one accepts and that is reset at exit."""
-    server = instance(tmp_path, drain_seconds=0)
+    server = instance(tmp_path, drain_seconds=0, server=http_server)
     in_progress = socket.create_connection(("127.0.0.1", server.port))
     in_progress.sendall(
         b"POST /v1/managers HTTP/1.1\r\nHost: api\r\nContent-Length: 100\r\n\r\n{"

@@ -1,4 +1,5 @@
-"""Metrics and logs of a real gunicorn with two workers, PostgreSQL and Redis.
+"""Metrics and logs of a real server with two workers (gunicorn, then
+granian), PostgreSQL and Redis.
 
 /metrics sums every worker's counts, so whichever worker answers reports the
 totals the client sent, and a worker killed and replaced takes none of its
@@ -56,7 +57,7 @@ def worker_pids(master: int) -> set[int]:
 
 
 @pytest.fixture
-def instance(postgres_url: str, tmp_path: Path) -> Instance:
+def instance(postgres_url: str, tmp_path: Path, http_server: str) -> Instance:
     shared_redis().close()
     empty_database(postgres_url)
     return Instance(
@@ -71,7 +72,8 @@ def instance(postgres_url: str, tmp_path: Path) -> Instance:
             "LOG_FORMAT": "json",
             "LOG_LEVEL": "info",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
+        server=http_server,
     )
 
 
@@ -113,7 +115,7 @@ def test_every_worker_reports_the_totals_sent_and_a_killed_worker_loses_none(
     poll(
         lambda: len(worker_pids(instance._process.pid) - before) == 1,  # type: ignore[union-attr]
         within=30,
-        what="gunicorn to replace the killed worker",
+        what="the server to replace the killed worker",
     )
     for _ in range(6):
         scraper = instance.http()

@@ -107,10 +107,12 @@ PRODUCTION = {
 
 
 @contextmanager
-def world(directory: Path, *, pooled: bool = False, **env: str) -> Iterator[World]:
+def world(
+    directory: Path, *, pooled: bool = False, server: str = "gunicorn", **env: str
+) -> Iterator[World]:
     """Everything started, migrated and torn down again, passed or not.
     pooled: the instances reach the database through PgBouncer in
-    transaction pooling mode (before the proxy)."""
+    transaction pooling mode (before the proxy). server: gunicorn or granian."""
     postgres = PrivatePostgres()
     redis_server = RedisServer(directory)
     proxy: TcpProxy | None = None
@@ -136,7 +138,8 @@ def world(directory: Path, *, pooled: bool = False, **env: str) -> Iterator[Worl
             **env,
         }
         for n in (1, 2):
-            instance = Instance(settings, directory / f"instance-{n}.log")
+            log = directory / f"instance-{n}.log"
+            instance = Instance(settings, log, server=server)
             instances.append(instance.start())
         yield World(postgres, proxy, redis_server, instances)
     finally:
@@ -151,7 +154,7 @@ def world(directory: Path, *, pooled: bool = False, **env: str) -> Iterator[Worl
 
 
 def worker_pids(instance: Instance) -> list[int]:
-    """The gunicorn workers of an instance: its master's children."""
+    """The workers of an instance: its main process's children."""
     master = instance.pid
     children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     return sorted(int(pid) for pid in children)
@@ -165,7 +168,7 @@ def resident_kb(pid: int) -> int:
 
 
 def kill_a_worker(instance: Instance) -> int:
-    """SIGKILLs one worker; returns its pid once gunicorn has replaced it."""
+    """SIGKILLs one worker; returns its pid once the server has replaced it."""
     before = worker_pids(instance)
     victim = before[0]
     os.kill(victim, signal.SIGKILL)

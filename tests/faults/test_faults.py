@@ -36,8 +36,8 @@ STOPPED = float(os.environ.get("FAULT_STOP_SECONDS", "5"))
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[World]:
-    with world(tmp_path) as running:
+def stack(tmp_path: Path, http_server: str) -> Iterator[World]:
+    with world(tmp_path, server=http_server) as running:
         yield running
 
 

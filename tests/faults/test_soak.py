@@ -22,8 +22,8 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "20"))
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[World]:
-    with world(tmp_path) as running:
+def stack(tmp_path: Path, http_server: str) -> Iterator[World]:
+    with world(tmp_path, server=http_server) as running:
         yield running
 
 

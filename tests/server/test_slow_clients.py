@@ -1,7 +1,8 @@
-"""Slow clients straight at gunicorn (no nginx in front): 50 connections that
-trickle their headers and 30 that stall in their bodies hold no thread, so
-normal requests keep answering in well under a second, and each slow one is
-closed at its deadline, logged and counted."""
+"""Slow clients straight at the server (no nginx in front), under gunicorn
+and under granian: 50 connections that trickle their headers and 30 that
+stall in their bodies hold no thread, so normal requests keep answering in
+well under a second, and each slow one is closed at its deadline, logged and
+counted (under granian, which closes slow headers itself, the bodies only)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ BODY_TIMEOUT = 3
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Instance]:
+def server(tmp_path: Path, http_server: str) -> Iterator[Instance]:
     url = f"sqlite:///{tmp_path / 'slow.sqlite3'}"
     db = open_database(url)
     apply_migrations(db, MIGRATIONS_DIR)
@@ -37,7 +38,8 @@ def server(tmp_path: Path) -> Iterator[Instance]:
             "BODY_TIMEOUT": str(BODY_TIMEOUT),
             "LOG_LEVEL": "info",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
+        server=http_server,
     ).start()
     yield instance
     instance.stop()
@@ -97,7 +99,7 @@ def test_slow_headers_and_stalled_bodies_hold_no_thread(server: Instance) -> Non
     took = time.monotonic() - opened
 
     print(
-        f"\n80 slow connections straight at gunicorn: {len(durations)} requests,"
+        f"\n80 slow connections straight at {server.server}: {len(durations)} requests,"
         f" slowest {max(durations) * 1000:.0f} ms; all closed after {took:.1f} s"
     )
     assert not open_ones, f"{len(open_ones)} slow connections still open"
@@ -107,11 +109,14 @@ def test_slow_headers_and_stalled_bodies_hold_no_thread(server: Instance) -> Non
     metrics = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
     metrics.request("GET", "/metrics")
     text = metrics.getresponse().read().decode()
-    assert 'slow_clients_closed_total{phase="headers"} 50.0' in text
     assert 'slow_clients_closed_total{phase="body"} 30.0' in text
     log = server.log_path.read_text()
-    assert log.count("its request headers took longer than 2.0 s") == 50
     assert log.count("its request body took longer than 3.0 s") == 30
+    if server.server == "gunicorn":
+        # granian closes slow headers in Rust, before any Python sees them:
+        # neither logged nor counted (docs/deployment.md).
+        assert 'slow_clients_closed_total{phase="headers"} 50.0' in text
+        assert log.count("its request headers took longer than 2.0 s") == 50
     assert "closed a connection from 127.0.0.1" in log
     for client in trickling + stalled:
         client.close()
