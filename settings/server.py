@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from settings.values import LOG_LEVELS, Environment, SettingsError, bind_address
 
-
 SERVERS = ("gunicorn", "granian")
 
 
