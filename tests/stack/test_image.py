@@ -70,19 +70,21 @@ def test_the_health_check_follows_bind(
     wait_until(lambda: health(container) == "healthy", f"healthy with BIND={bind}")
 
 
+@pytest.mark.parametrize("server", ["gunicorn", "granian"])
 def test_it_serves_on_a_read_only_root_as_kubernetes_runs_it(
-    image: str, started: list[str]
+    image: str, started: list[str], server: str
 ) -> None:
     """deploy/kubernetes's pod: a read-only root filesystem, a writable /tmp
-    only (an emptyDir), the image's uid, no capabilities."""
+    only (an emptyDir), the image's uid, no capabilities; under either server."""
     container = docker(
         "run", "--detach", "--network", "none", "--health-interval", "1s",
         "--read-only", "--tmpfs", "/tmp:uid=10001,gid=10001,mode=1777",
         "--user", "10001:10001", "--cap-drop", "ALL",
         "--security-opt", "no-new-privileges",
         "-e", "AUTH_DISABLED=1", "-e", "DATABASE_URL=sqlite:////tmp/api.sqlite3",
-        image,
+        "-e", f"SERVER={server}", image,
     ).strip()  # fmt: skip
     started.append(container)
     wait_until(lambda: health(container) == "healthy", "healthy on a read-only root")
+    assert ("Starting granian" in logs_of(container)) == (server == "granian")
     assert "Read-only file system" not in logs_of(container)
