@@ -1,8 +1,6 @@
 """Composition root: builds adapters from settings, returns the WSGI app, and
-wires the command line.
-
-The only module that knows every concrete class. Nothing here runs at import.
-"""
+wires the command line. The only module that knows every concrete class.
+Nothing here runs at import."""
 
 from __future__ import annotations
 
@@ -23,7 +21,6 @@ from adapters.sql.database import open_database
 from adapters.sql.storage import SqlStorage
 from domain import ports
 from domain import services as use_cases
-from entrypoints.cli import main as cli
 from entrypoints.http import app as web
 from entrypoints.http.feed_keeper import FeedKeeper
 from entrypoints.http.metrics import Metrics
@@ -142,7 +139,9 @@ def get_app() -> Any:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`employee-api`: the command line, wired to the configured store."""
+    """`employee-api`, wired to the configured store (no worker imports it)."""
+    from entrypoints.cli import main as cli  # httpx, tqdm: ~6 MB a worker
+
     return cli.main(argv, cli.Wiring(migrate=migrate, api_keys=api_keys))
 
 

@@ -17,7 +17,6 @@ from adapters.sql.api_keys import SqlApiKeyRepository
 from adapters.sql.changes import SqlChangeLog
 from adapters.sql.database import is_postgres
 from adapters.sql.deadline import work_begins, work_ends
-from adapters.sql.migrate import apply_migrations
 from adapters.sql.pool import PostgresPool
 from adapters.sql.repositories import SqlEmployeeRepository, SqlManagerRepository
 from adapters.sql.tables import bind_tables
@@ -189,6 +188,9 @@ class SqlStorage:
         return not in_recovery
 
     def migrate(self, wait_seconds: float = 0.0) -> list[str]:
+        # Imported here: peewee-migrate (~2 MB) is for `migrate`, not workers.
+        from adapters.sql.migrate import apply_migrations
+
         return apply_migrations(self.db, MIGRATIONS_DIR, wait_seconds)
 
     def close(self) -> None:
