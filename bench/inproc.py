@@ -3,8 +3,9 @@ than wrk on a shared machine, for deciding whether a change pays.
 
 Calls the WSGI app directly with each scenario's request (auth, limiter and
 cache on, PostgreSQL and Redis, as `make bench` runs it) and the ceiling app
-with the same requests, and prints microseconds of process CPU per request
-(and, for the service, of wall-clock time: its round trips). Needs the
+and the floor with the same requests, and prints microseconds of process CPU
+per request (and, for the service and the floor, of wall-clock time: their
+round trips). Needs the
 database `make bench` seeds (it prepares one when BENCH_PREPARE=1).
 
     python -m bench.inproc                  # every scenario, 3000 requests each
@@ -135,7 +136,7 @@ def _token_for_bench() -> str:
 
 
 def main() -> None:
-    from bench import ceiling
+    from bench import ceiling, floor
 
     app, token = _apps(cache=os.environ.get("BENCH_CACHE", "1") == "1")
     if sys.argv[1:2] == ["--profile"]:
@@ -151,10 +152,17 @@ def main() -> None:
         if only and scenario not in only:
             continue
         service, wall = measure_both(app, scenario, token)
+        least = (
+            ""
+            if scenario == "create_batch"
+            else "  floor {:5.0f} us CPU {:5.0f} us wall"
+        )
+        if least:
+            least = least.format(*measure_both(floor.app, scenario, token))
         bare = measure(ceiling.app, scenario, token)
         print(
-            f"{scenario:14} service {service:7.0f} us CPU {wall:7.0f} us wall  "
-            f"ceiling {bare:5.0f} us CPU",
+            f"{scenario:14} service {service:7.0f} us CPU {wall:7.0f} us wall{least}"
+            f"  ceiling {bare:5.0f} us CPU",
             flush=True,
         )
 
