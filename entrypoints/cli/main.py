@@ -21,6 +21,7 @@ from domain.errors import SetupRefused
 from domain.services import ApiKeyService
 from entrypoints.cli.api_keys import KeysCommand, add_commands, run_keys_command
 from entrypoints.cli.transfer import add_transfer_commands, run_transfer
+from entrypoints.server.granian_serve import check_for_granian
 from entrypoints.server.log_config import configure_logging
 from settings import MEMORY_URL, Settings, SettingsError
 from settings.server import SERVERS
@@ -55,22 +56,24 @@ def _serve(args: argparse.Namespace, settings: Settings, wiring: Wiring) -> int:
     settings.auth.check()  # before anything starts: no SECRET_KEY, no serving
     if settings.database_url == MEMORY_URL and not settings.auth.disabled:
         raise SettingsError(f"{_MEMORY_KEYS}, or set AUTH_DISABLED=1")
+    extra = (
+        args.gunicorn_args[1:]
+        if args.gunicorn_args[:1] == ["--"]
+        else args.gunicorn_args
+    )
+    server = os.environ["SERVER"] = args.server or settings.server.server
+    if server == "granian":  # the workers' get_app() reads SERVER
+        if extra:
+            raise SettingsError("extra options are gunicorn's: granian takes none")
+        check_for_granian(settings.server)
     # Migrations run here, once, before any worker starts: peewee-migrate
     # patches peewee globally while it runs, so never inside a worker.
     if settings.server.migrate_on_start and not args.no_migrate:
         _migrate(args, settings, wiring)
     if not settings.auth.disabled:
         _hint_when_keyless(settings, wiring)
-    extra = (
-        args.gunicorn_args[1:]
-        if args.gunicorn_args[:1] == ["--"]
-        else args.gunicorn_args
-    )
     logging.shutdown()  # lines still queued for the log writer go out first
-    server = os.environ["SERVER"] = args.server or settings.server.server
-    if server == "granian":  # the workers' get_app() reads SERVER
-        if extra:
-            raise SettingsError("extra options are gunicorn's: granian takes none")
+    if server == "granian":
         granian = [sys.executable, "-m", "entrypoints.server.granian_serve"]
         os.execv(sys.executable, granian)
     argv = [

@@ -30,14 +30,19 @@ from settings import ServerSettings, Settings, SettingsError
 log = logging.getLogger("employee_api.server")
 
 
+def check_for_granian(server: ServerSettings) -> None:
+    """SettingsError for settings granian cannot take."""
+    if server.bind.startswith("fd://"):
+        raise SettingsError("BIND=fd://... is gunicorn's alone: use HOST:PORT or unix:")
+
+
 def server_options(server: ServerSettings, target: str) -> dict[str, Any]:
     """granian's options for these settings; target: "module:factory", the
     factory returning the app as rsgi_bridge.served_by does."""
     from granian.constants import HTTPModes, Interfaces
     from granian.http import HTTP1Settings
 
-    if server.bind.startswith("fd://"):
-        raise SettingsError("BIND=fd://... is gunicorn's alone: use HOST:PORT or unix:")
+    check_for_granian(server)
     if server.bind.startswith("unix:"):
         where: dict[str, Any] = {"uds": server.bind.removeprefix("unix:")}
     else:

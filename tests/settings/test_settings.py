@@ -306,3 +306,40 @@ def test_every_spelling_of_one_database_gets_one_redis_prefix() -> None:
     ):
         assert prefix(same) == one
     assert prefix("postgresql://app@db2/employees") != one
+
+
+def test_granian_started_directly_refuses_a_bad_value_too() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "entrypoints.server.granian_serve"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": MEMORY_URL, "THREADS": "0"},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "employee-api: THREADS='0': must be an integer from 1 to 1024"
+    )
+
+
+def test_a_bind_granian_cannot_take_is_refused_naming_it() -> None:
+    done = employee_api(
+        "serve", "--server", "granian",
+        env={"DATABASE_URL": MEMORY_URL, "AUTH_DISABLED": "1", "BIND": "fd://3"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "BIND=fd://... is gunicorn's alone" in done.stderr
+
+
+def test_gunicorn_options_given_to_granian_are_refused() -> None:
+    done = employee_api(
+        "serve", "--server", "granian", "--", "--workers", "3",
+        env={"DATABASE_URL": MEMORY_URL, "AUTH_DISABLED": "1"},
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "extra options are gunicorn's: granian takes none" in done.stderr
+    assert done.stdout == ""
+
+
+def test_an_unknown_server_is_refused_naming_the_choices() -> None:
+    with pytest.raises(SettingsError, match="SERVER='nginx': must be one of"):
+        Settings.from_env({"SERVER": "nginx"})

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from migrations import MIGRATIONS_DIR
 from tests.stack.support import docker, health, logs_of, wait_until
 
 
@@ -37,6 +38,9 @@ def test_the_runtime_has_no_compiler_and_no_pip(image: str) -> None:
         "ModuleNotFoundError: No module named 'pip'",
         "ModuleNotFoundError: No module named 'setuptools'",
     ], out
+
+
+MIGRATIONS = len(list(MIGRATIONS_DIR.glob("[0-9]*.py")))
 
 
 @pytest.fixture
@@ -86,5 +90,7 @@ def test_it_serves_on_a_read_only_root_as_kubernetes_runs_it(
     ).strip()  # fmt: skip
     started.append(container)
     wait_until(lambda: health(container) == "healthy", "healthy on a read-only root")
-    assert ("Starting granian" in logs_of(container)) == (server == "granian")
-    assert "Read-only file system" not in logs_of(container)
+    logs = logs_of(container)
+    assert f"applied {MIGRATIONS} migration(s)" in logs  # migrated, then served
+    assert ("Starting granian" in logs) == (server == "granian")
+    assert "Read-only file system" not in logs
