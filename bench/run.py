@@ -1,23 +1,26 @@
-"""`make bench`: the service, as in production, against a bare-Falcon ceiling.
+"""`make bench`: the service, as in production, against a bare-Falcon ceiling
+and floor, under gunicorn and under granian.
 
-All run under the service's own gunicorn configuration (2 workers unless
-BENCH_WORKERS says otherwise) on loopback; the service with auth on and a
-bench key, limits far above the load, the cache on (off for get_one_cold),
-on PostgreSQL and Redis. The floor (bench/floor.py) is the ceiling plus only
-the round trips the contract requires, with no logic around them: what no
-implementation of this design can beat. wrk (2 threads, 32 connections) runs
-each scenario against each target in turn, for BENCH_ROUNDS rounds of
-BENCH_DURATION. Prints, per scenario: req/s, p50, p99, non-2xx, CPU of the
-app, PostgreSQL, Redis and wrk, the ratio to the ceiling and the service's to
-the floor; then each worker's resident memory and Redis's memory per
-rate-limited client. Plain text and TSV are
-written to bench/last-run.txt and bench/last-run.tsv.
+Each runs under the service's own configuration of its server (2 workers
+unless BENCH_WORKERS says otherwise) on loopback; the service with auth on
+and a bench key, limits far above the load, the cache on (off for
+get_one_cold), on PostgreSQL and Redis. The floor (bench/floor.py) is the
+ceiling plus only the round trips the contract requires, with no logic
+around them: what no implementation of this design can beat. Each round
+starts each server's targets in turn (BENCH_SERVERS, default both), and wrk
+(2 threads, 32 connections) runs each scenario against each target, for
+BENCH_ROUNDS rounds of BENCH_DURATION. Prints, per server and scenario:
+req/s, p50, p99, non-2xx, CPU of the app, PostgreSQL, Redis and wrk, the
+ratio to the same server's ceiling and the service's to its floor, against
+issue 24's goals; granian's req/s over gunicorn's; each non-2xx answer of a
+write scenario; then each worker's resident memory and Redis's memory per
+rate-limited client. Plain text and TSV are written to bench/last-run.txt
+and bench/last-run.tsv.
 
     make bench                      # BENCH_DURATION=5s BENCH_ROUNDS=2
-    BENCH_DURATION=3s make bench    # under 3 minutes
-    BENCH_SCENARIOS=get_one,create make bench
+    BENCH_DURATION=3s make bench    # quicker
+    BENCH_SCENARIOS=get_one,create BENCH_SERVERS=gunicorn make bench
 """
-
 from __future__ import annotations
 
 import json
