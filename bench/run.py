@@ -21,6 +21,7 @@ and bench/last-run.tsv.
     BENCH_DURATION=3s make bench    # quicker
     BENCH_SCENARIOS=get_one,create BENCH_SERVERS=gunicorn make bench
 """
+
 from __future__ import annotations
 
 import json
