@@ -104,18 +104,22 @@ class RsgiBridge:
 
     async def _body(self, protocol: Any, environ: dict[str, Any]) -> bytes:
         """The body, or its first limit + 1 bytes when it is longer (the app
-        answers 413 from those); none when its declared length is too long."""
+        answers 413 from those); none when its declared length is too long
+        (the app answers 413 from that). Past the limit the rest is read and
+        dropped, within the same deadline: granian closes a connection whose
+        body is left unread, and a client still sending would get a reset
+        instead of its 413 (gunicorn's worker lingers for the same reason)."""
         limit = self._limit_of(environ["PATH_INFO"])
         declared = environ.get("CONTENT_LENGTH", "")
-        if declared.isdigit() and int(declared) > limit:
-            return b""  # the app refuses it from the declared length
+        too_long = declared.isdigit() and int(declared) > limit
+        if too_long and environ.get("HTTP_EXPECT", "").lower() == "100-continue":
+            return b""  # it waits for a go-ahead: its 413 instead, nothing sent
         received = bytearray()
         async with asyncio.timeout(self._body_timeout):
             async for chunk in protocol:
-                received += chunk
-                if len(received) > limit:
-                    break
-        return bytes(received[: limit + 1])
+                if len(received) <= limit:
+                    received += chunk
+        return b"" if too_long else bytes(received[: limit + 1])
 
     def _refuse_slow(self, environ: dict[str, Any]) -> None:
         log.warning(

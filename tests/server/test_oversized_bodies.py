@@ -1,6 +1,7 @@
-"""Oversized bodies straight at gunicorn: every one gets its 413, and the
-connection either stays usable or is closed cleanly after the answer, so the
-next request (on the same connection or a new one) succeeds."""
+"""Oversized bodies straight at the server (gunicorn, then granian): every
+one gets its 413, and the connection either stays usable or is closed
+cleanly after the answer, so the next request (on the same connection or a
+new one) succeeds."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.distributed.support import Instance
+from tests.distributed.support import SERVERS, Instance
 from tests.support.processes import employee_api
 
 LIMIT = 4096
@@ -19,8 +20,10 @@ BATCH_LIMIT = 65536
 ROUNDS = 200
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+@pytest.fixture(scope="module", params=SERVERS)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Instance]:
     tmp_path = tmp_path_factory.mktemp("oversized")
     database = f"sqlite:///{tmp_path / 'big.sqlite3'}"
     employee_api("migrate", env={"DATABASE_URL": database}, check=True)
@@ -31,7 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             "BATCH_MAX_BODY_BYTES": str(BATCH_LIMIT),
             "RATE_LIMIT_MANAGERS": "1000000/minute",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
+        server=request.param,
     ).start()
     yield instance
     instance.stop()
@@ -81,8 +85,8 @@ def test_every_oversized_body_gets_its_413(
 def test_a_batch_route_takes_bodies_up_to_its_own_limit(
     server: Instance, chunked: bool
 ) -> None:
-    """Buffered by the worker and read by the app up to BATCH_MAX_BODY_BYTES,
-    on the batch routes only."""
+    """Buffered before a thread sees it (gunicorn's worker, granian's bridge)
+    and read by the app up to BATCH_MAX_BODY_BYTES, on the batch routes only."""
     tag = "c" if chunked else "l"
     items = [{"name": "M" * 100, "email": f"{tag}{i}@example.com"} for i in range(300)]
     body = json.dumps({"items": items}).encode()
