@@ -1,7 +1,9 @@
 """Hostile and broken clients straight at gunicorn, no proxy in front: while a
 probe asks /health/live on a fresh connection every 0.5 s, each payload gets
 one problem+json answer (a 4xx, or a 408 at its timeout) and every probe is
-answered within a second. Nothing spins the event loop or holds a thread."""
+answered within a second. Nothing spins the event loop or holds a thread.
+What granian must answer alike runs under it too (`either`); what it answers
+its own way is in docs/deployment.md."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from adapters.sql.database import open_database
 from adapters.sql.migrate import apply_migrations
 from migrations import MIGRATIONS_DIR
-from tests.distributed.support import Instance
+from tests.distributed.support import SERVERS, Instance
 from tests.faults.harness import worker_pids
 from tests.support.http_clients import Http, http_status
 from tests.support.polling import poll
@@ -32,9 +34,7 @@ TIMEOUT = 2  # HEADER_TIMEOUT and BODY_TIMEOUT of the instance
 LIMIT = 8192  # its MAX_BODY_BYTES
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
-    tmp_path = tmp_path_factory.mktemp("hostile")
+def serving(tmp_path: Path, server: str) -> Iterator[Instance]:
     url = sqlite_url(tmp_path / "hostile.sqlite3")
     db = open_database(url)
     apply_migrations(db, MIGRATIONS_DIR)
@@ -47,13 +47,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
             "MAX_BODY_BYTES": str(LIMIT),
             "RATE_LIMIT_MANAGERS": "1000000/minute",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
+        server=server,
     )
     instance.start()
     yield instance
     log = instance.log_path.read_text()
     instance.stop()
     assert "WORKER TIMEOUT" not in log
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Instance]:
+    """gunicorn: what only its worker answers (the problem+json 400s and 431
+    for heads, the connection cap, the slow readers' cut-off)."""
+    yield from serving(tmp_path_factory.mktemp("hostile"), "gunicorn")
+
+
+@pytest.fixture(scope="module", params=SERVERS)
+def either(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Instance]:
+    """Each server in turn: what both must answer alike."""
+    yield from serving(tmp_path_factory.mktemp("hostile"), request.param)
 
 
 class Probe:
@@ -174,10 +190,10 @@ def test_a_chunked_body_over_the_limit_is_413_from_the_worker(
 
 
 def test_a_chunked_body_that_stalls_is_408_at_the_body_timeout(
-    server: Instance,
+    either: Instance,
 ) -> None:
-    with Probe(server.port).running() as probe:
-        received, first = answers(server.port, CHUNKED_POST, b'20\r\n{"na')
+    with Probe(either.port).running() as probe:
+        received, first = answers(either.port, CHUNKED_POST, b'20\r\n{"na')
     one_problem(received, 408)
     assert TIMEOUT - 0.5 < first < TIMEOUT + 1.5
     probe.assert_always_answered()
@@ -192,9 +208,9 @@ def test_a_chunked_body_that_stalls_is_408_at_the_body_timeout(
     ],
 )
 def test_a_malformed_chunked_write_is_one_400_never_a_500(
-    server: Instance, body: bytes
+    either: Instance, body: bytes
 ) -> None:
-    received, first = answers(server.port, CHUNKED_POST, body, hold=0.5)
+    received, first = answers(either.port, CHUNKED_POST, body, hold=0.5)
     one_problem(received, 400)
     assert first < 1
 
@@ -216,7 +232,7 @@ def test_a_head_gunicorn_would_refuse_is_one_problem_400_at_once(
 
 
 def test_clients_that_keep_a_closed_connection_open_freeze_nothing(
-    server: Instance,
+    either: Instance,
 ) -> None:
     """HTTP/1.0 and Connection: close answers end with the server's close;
     ten clients that never close their side leave the probe unaffected."""
@@ -225,9 +241,9 @@ def test_clients_that_keep_a_closed_connection_open_freeze_nothing(
         b"GET /health/live HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     ]
     clients = []
-    with Probe(server.port).running() as probe:
+    with Probe(either.port).running() as probe:
         for i in range(10):
-            client = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+            client = socket.create_connection(("127.0.0.1", either.port), timeout=5)
             client.sendall(requests[i % 2])
             assert b" 200 OK" in client.recv(65536).split(b"\r\n")[0]
             clients.append(client)  # and never closed until the end
