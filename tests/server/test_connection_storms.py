@@ -1,7 +1,7 @@
 """Connection storms on a fresh server, as production runs it (two workers,
-PostgreSQL, Redis): thousands of clients at once get their answers, or a
-503 at a worker's cap, never a 500, and no worker dies, also with the
-common `ulimit -n 1024`."""
+PostgreSQL, Redis): thousands of clients at once get their answers (under
+gunicorn and granian), or a 503 at a worker's cap, never a 500, and no
+worker dies, also with the common `ulimit -n 1024` (gunicorn's cap)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,10 @@ def storm(port: int, connections: int, requests: int) -> Counter[int | None]:
 
 
 def production_instance(
-    postgres_url: str, tmp_path: Path, open_files: int | None = None
+    postgres_url: str,
+    tmp_path: Path,
+    open_files: int | None = None,
+    server: str = "gunicorn",
 ) -> Instance:
     """A fresh server: nothing in its pool, nothing in its cache."""
     services.empty_database(postgres_url)
@@ -84,16 +87,17 @@ def production_instance(
             "RESPONSE_CACHE": "0",
             "LOG_LEVEL": "info",
         },
-        tmp_path / "gunicorn.log",
+        tmp_path / "server.log",
         open_files=open_files,
+        server=server,
     )
 
 
 @pytest.fixture
 def production(
-    postgres_url: str, redis_db: redis.Redis, tmp_path: Path
+    postgres_url: str, redis_db: redis.Redis, tmp_path: Path, http_server: str
 ) -> Iterator[Instance]:
-    instance = production_instance(postgres_url, tmp_path)
+    instance = production_instance(postgres_url, tmp_path, server=http_server)
     yield instance
     instance.stop()
 
