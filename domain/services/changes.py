@@ -48,19 +48,21 @@ class ChangeFeed:
         """One step of the sweep, if holder holds it: the next changes after
         where the sweep got to, given to apply, then recorded as done. How
         many were applied; None when another process holds the sweep. A
-        first run starts at the end; a sweep left behind the retention
-        starts at the oldest change kept. When apply raises, nothing is
-        recorded: the next step applies the same changes again."""
+        first run, and a sweep left behind the retention, start at the
+        oldest change kept: a write committed before any sweep ran, by a
+        process that died before invalidating it, is still invalidated (the
+        feed starts empty with its migration, so a first run has little to
+        do). When apply raises, nothing is recorded: the next step applies
+        the same changes again."""
         if not self._claim(SWEEP, holder, lease_seconds):
             return None
         with self._uow(write=False) as uow:
             reached = uow.changes.task_position(SWEEP)
-            if reached is None:
-                page = ChangePage([], uow.changes.head())
-            else:
-                pruned = uow.changes.pruned_through()
-                start = max(reached, pruned or reached)
-                page = uow.changes.read(start, limit, None, with_records=False)
+            marks = [
+                m for m in (reached, uow.changes.pruned_through()) if m is not None
+            ]
+            start = max(marks, default=None)
+            page = uow.changes.read(start, limit, None, with_records=False)
         if page.changes:
             apply(page.changes)
         if page.next != reached:

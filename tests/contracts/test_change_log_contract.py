@@ -188,17 +188,23 @@ def test_one_holder_at_a_time_runs_a_task(world: World) -> None:
     assert world.feed.prune("a", 30, timedelta(days=7), batch=10) == 0
 
 
-def test_the_sweep_starts_at_the_end_then_hands_over_each_change_once(
+def test_the_sweep_starts_at_the_oldest_change_then_hands_over_each_once(
     world: World,
 ) -> None:
-    world.managers.create(ManagerDraft("Before", "before@example.com"))
+    """A first run starts at the oldest change kept: a write committed
+    before any sweep ran, whose process died before invalidating it, is
+    invalidated too (tests/faults/test_crash_window.py missed it once when
+    the first run started at the end)."""
+    before = world.managers.create(ManagerDraft("Before", "before@example.com"))
     applied: list[Change] = []
-    assert world.feed.follow("a", 30, 100, applied.extend) == 0
+    assert world.feed.follow("a", 30, 100, applied.extend) == 1
     after = world.managers.create(ManagerDraft("After", "after@example.com"))
     assert world.feed.follow("b", 30, 100, applied.extend) is None  # a holds it
     assert world.feed.follow("a", 30, 100, applied.extend) == 1
     assert world.feed.follow("a", 30, 100, applied.extend) == 0
-    assert [(c.resource, c.record_id) for c in applied] == [("manager", after.id)]
+    assert [(c.resource, c.record_id) for c in applied] == [
+        ("manager", before.id), ("manager", after.id),
+    ]  # fmt: skip
 
 
 def test_a_failed_sweep_step_is_given_the_same_changes_again(world: World) -> None:

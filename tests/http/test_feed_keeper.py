@@ -16,7 +16,7 @@ from tests.support.clocks import ManualClock
 def test_one_tick_sweeps_pages_back_to_back_until_it_has_caught_up() -> None:
     storage, clock, metrics = MemoryStorage(), ManualClock(), Metrics()
     keeper = FeedKeeper(ChangeFeed(storage, clock), MemoryCache(60), 86400, metrics)
-    assert keeper.sweep_once() == 0  # a first run starts at the end
+    assert keeper.sweep_once() == 0  # nothing written yet
     managers = ManagerService(storage, clock)
     count = 2 * SWEEP_BATCH + 500
     managers.create_many([ManagerDraft(f"M{i}", f"m{i}@x.io") for i in range(count)])
