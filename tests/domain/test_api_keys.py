@@ -151,8 +151,39 @@ def test_last_use_is_written_at_most_once_a_minute(
         keys.authenticate(token)
     assert last_used() == first  # 50 s later: not written again
     clock.advance(15)
+    monotonic.advance(15)
     keys.authenticate(token)
     assert last_used() == clock.now()
+
+
+def test_a_key_trusted_for_minutes_has_its_use_written_each_minute(
+    storage: Storage, clock: ManualClock, monotonic: ManualClock
+) -> None:
+    """Without a lookup: a trusted key's next write is due by the process's
+    clock, not read from the wall clock on every request."""
+    creator = ApiKeyService(storage, clock, SECRET)
+    _, token = creator.create("billing", BOTH, {})
+    counting = CountingStorage(storage)
+    keys = ApiKeyService(
+        counting,  # type: ignore[arg-type]
+        clock,
+        SECRET,
+        cache_seconds=300,
+        monotonic=monotonic,
+    )
+    keys.authenticate(token)
+    first, units = clock.now(), counting.units  # the lookup and the write
+    for _ in range(2):
+        clock.advance(29)
+        monotonic.advance(29)
+        assert keys.authenticate(token) is not None
+    assert counting.units == units  # 58 s: nothing asked of the storage
+    clock.advance(3)
+    monotonic.advance(3)
+    assert keys.authenticate(token) is not None
+    assert counting.units == units + 1
+    (listed,) = creator.list()
+    assert listed.last_used_at == clock.now() != first
 
 
 @pytest.mark.parametrize(
