@@ -129,8 +129,8 @@ class Metrics:
         self.log_dropped.inc()
 
     def pool_changed(self, in_use: int, idle: int) -> None:
-        self.db_connections.labels("in_use").set(in_use)
-        self.db_connections.labels("idle").set(idle)
+        self._child(self.db_connections, "in_use").set(in_use)
+        self._child(self.db_connections, "idle").set(idle)
 
     def get(self, name: str, label: str) -> int:
         """A counter's current value in this process (for tests and checks)."""
