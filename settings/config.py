@@ -89,6 +89,7 @@ class RateLimitSettings:
 class HttpSettings:
     max_body_bytes: int = 64 * 1024
     batch_max_body_bytes: int = 2**20  # the batch routes' own
+    batches_at_once: int = 1  # a process's batches in work; more wait a turn
     trusted_proxies: Sequence[Network] = ()
     rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
     # How long an idempotency claim of a process that died holds its key.
@@ -172,6 +173,7 @@ def _read(env: Environment) -> Settings:
             batch_max_body_bytes=env.integer(
                 "BATCH_MAX_BODY_BYTES", 2**20, 1, 64 * 2**20
             ),
+            batches_at_once=env.integer("BATCHES_AT_ONCE", 1, 1, 64),
             trusted_proxies=env.parsed("TRUSTED_PROXIES", (), parse_networks),
             rate_limits=RateLimitSettings(
                 quotas={

@@ -13,6 +13,7 @@ from domain.errors import DomainError
 from domain.ports import Cache, IdempotencyStore, LimitedRead, RateLimiter
 from domain.services import ApiKeyService
 from entrypoints.http.auth import Authenticator, Authorize
+from entrypoints.http.batch_gate import BatchGate
 from entrypoints.http.cached_reads import CachedReads
 from entrypoints.http.client_address import ClientAddress
 from entrypoints.http.common_headers import RequestId, SecurityHeaders
@@ -94,6 +95,7 @@ def create_app(
         RequestMetrics(edge.metrics),
         RequestId(),
         SecurityHeaders(EXEMPT_ROUTES),
+        BatchGate(settings.batches_at_once),
         # The contract's order: identify, count (refused requests included),
         # then refuse what needs a key; idempotency records last, on the way out.
         RateLimit(

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+from entrypoints.server.heap import few_arenas
 from entrypoints.server.lifecycle import begin_drain_everywhere
 from entrypoints.server.log_config import logging_config
 from entrypoints.server.metrics_dir import prepare_metrics_dir
@@ -23,8 +24,9 @@ except SettingsError as exc:
 bind = _server.bind
 workers = _server.workers
 threads = _server.threads
-# In the master, before any worker forks: the workers inherit the limit.
+# In the master, before any worker forks: the workers inherit the limits.
 _open_files = open_files(_settings)
+few_arenas()
 worker_connections = _open_files.worker_connections
 # gthread, reading each request whole in its event loop before a thread sees
 # it, so slow clients cannot hold the threads (entrypoints/server/worker.py).

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from entrypoints.server.heap import few_arenas, trim_after
 from entrypoints.server.metrics_dir import forget_dead_workers
 from entrypoints.server.request_clock import request_arrived, request_done
 from settings import Settings
@@ -79,6 +80,7 @@ class RsgiBridge:
             "Connections closed because a request's headers or body came too slowly.",
             ["phase"], registry=None,
         )  # fmt: skip
+        few_arenas()  # before the threads that would each make one
         for n in range(self._threads):
             threading.Thread(target=self._work, name=f"app-{n}", daemon=True).start()
 
@@ -140,6 +142,7 @@ class RsgiBridge:
                 reply = (500, _PROBLEM, _FAILED_BODY)
             finally:
                 request_done()
+                trim_after(environ.get("CONTENT_LENGTH"))
             future.get_loop().call_soon_threadsafe(_resolve, future, reply)
 
     def call_app(self, environ: dict[str, Any]) -> Reply:

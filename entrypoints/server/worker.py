@@ -1,6 +1,4 @@
-"""gunicorn's gthread worker, with each request read whole before a thread
-sees it.
-
+"""gunicorn's gthread worker, each request read whole before a thread sees it.
 gthread hands a connection to a thread as soon as it is readable; the thread
 then blocks until the rest of the headers and the body arrive, so a few dozen
 clients that send slowly hold every thread and the server stops answering.
@@ -40,6 +38,7 @@ from entrypoints.server.framing import (
     chunked_done,
     head_end,
 )
+from entrypoints.server.heap import trim_after
 from entrypoints.server.lingering import Lingering
 from entrypoints.server.parse_errors import ProblemParseErrors
 from entrypoints.server.peers import address_of, send_quietly
@@ -195,6 +194,7 @@ class BufferingWorker(ProblemParseErrors, AcceptAtCapacity):
             gunicorn.set_socket(conn, sock)
             conn.behind = behind if behind is not None and behind.pending else None
             request_done()
+            trim_after(next((v for n, v in req.headers if n == "CONTENT-LENGTH"), 0))
 
     def finish_request(self, conn: gunicorn.TConn, fs: Any) -> None:
         """A connection that closes after its answer lingers in the event loop:

@@ -4,8 +4,10 @@ contract's "Batch creation" section."""
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
+import falcon
 import pytest
 from falcon import testing
 
@@ -13,7 +15,9 @@ import bootstrap
 from adapters.memory.rate_limiter import MemoryRateLimiter
 from adapters.memory.storage import MemoryStorage
 from domain.api_keys import Quota
-from settings import HttpSettings, RateLimitSettings
+from entrypoints.http.batch_gate import BatchGate
+from entrypoints.http.problems import Problem
+from settings import HttpSettings, RateLimitSettings, Settings
 from tests.conftest import UNLIMITED
 from tests.http.support import assert_problem, create_employee, create_manager
 from tests.support.clocks import ManualClock
@@ -214,3 +218,44 @@ def test_the_batch_body_limit_is_its_own() -> None:
     big = {"name": "x" * 2000, "email": "x@example.com"}
     one = client.simulate_post("/v1/employees", json=big)
     assert_problem(one, 413)  # the ordinary routes keep theirs
+
+
+def batch_request(method: str = "POST") -> falcon.Request:
+    req = testing.create_req(method=method, path="/v1/employees/batch")
+    req.uri_template = "/v1/employees/batch"  # as routing sets it
+    return req
+
+
+def test_batches_take_turns_and_one_whose_turn_does_not_come_is_503() -> None:
+    gate = BatchGate(1, wait_seconds=0.05)
+    resp = falcon.Response()
+    first, second = batch_request(), batch_request()
+    gate.process_resource(first, resp, None, {})
+    with pytest.raises(Problem) as refused:
+        gate.process_resource(second, resp, None, {})
+    assert refused.value.status_code == 503
+    assert refused.value.headers is not None and "Retry-After" in refused.value.headers
+    gate.process_response(second, resp, None, False)  # had no turn: gives none back
+    gate.process_resource(batch_request("GET"), resp, None, {})  # not a batch
+    gate.process_response(first, resp, None, True)
+    gate.process_resource(second, resp, None, {})  # the turn is back
+    gate.process_response(second, resp, None, True)
+
+
+def test_a_waiting_batch_goes_as_soon_as_the_turn_is_given_back() -> None:
+    gate = BatchGate(1, wait_seconds=30)
+    resp = falcon.Response()
+    first, second = batch_request(), batch_request()
+    gate.process_resource(first, resp, None, {})
+    waiting = threading.Thread(
+        target=gate.process_resource, args=(second, resp, None, {})
+    )
+    waiting.start()
+    gate.process_response(first, resp, None, True)
+    waiting.join(timeout=5)
+    assert not waiting.is_alive() and second.context.batch_turn
+
+
+def test_batches_at_once_is_read_from_the_environment() -> None:
+    assert Settings.from_env({"BATCHES_AT_ONCE": "3"}).http.batches_at_once == 3
+    assert Settings.from_env({}).http.batches_at_once == 1
