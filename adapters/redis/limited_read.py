@@ -39,6 +39,9 @@ class RedisLimitedRead:
     def hit_and_read(
         self, limit_key: str, quota: Quota, cache_key: str, dependencies: Sequence[str]
     ) -> tuple[RateDecision, CacheLookup | None]:
+        refused = self._limiter.refused(limit_key, quota)
+        if refused is not None:
+            return refused, None  # the request goes no further: nothing to read
         if self._cache.renewal_pending:  # the cache is off for now
             return self._limiter.hit(limit_key, quota), None
         read = self._cache.read_commands(cache_key, dependencies)
@@ -49,7 +52,7 @@ class RedisLimitedRead:
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
-        decision = self._limiter.decision(replies[0], quota)
+        decision = self._limiter.decision(limit_key, replies[0], quota)
         try:
             value, stamp = self._cache.lookup(read, replies[1:])
         except CacheUnavailable:

@@ -11,6 +11,7 @@ from adapters.redis.lane import Lane
 from domain.api_keys import Quota
 from domain.ports import RateDecision, RateLimiterUnavailable
 from domain.ports.rate_limiter import EPOCH_SECONDS
+from domain.refusals import RefusalMemo
 
 # GCRA in one atomic step on Redis's own clock, the one clock every instance
 # shares: one key per client and group holding its theoretical arrival time
@@ -50,13 +51,23 @@ class RedisRateLimiter:
     counted across every instance."""
 
     def __init__(
-        self, lane: Lane, breaker: CircuitBreaker, prefix: str = "ema:rl:"
+        self,
+        lane: Lane,
+        breaker: CircuitBreaker,
+        prefix: str = "ema:rl:",
+        refusals: RefusalMemo | None = None,
     ) -> None:
+        """refusals: clients refused, answered from memory until their
+        Retry-After (domain/refusals.py), with no round trip."""
         self._script = lane.script(_GCRA)
         self._breaker = breaker
         self._prefix = prefix
+        self._refusals = RefusalMemo() if refusals is None else refusals
 
     def hit(self, key: str, quota: Quota, cost: int = 1) -> RateDecision:
+        refused = self.refused(key, quota, cost)
+        if refused is not None:
+            return refused
         args = [*self._args(quota), cost]
         try:
             result = self._breaker.call(
@@ -64,17 +75,26 @@ class RedisRateLimiter:
             )
         except (BreakerOpen, redis.RedisError) as exc:
             raise RateLimiterUnavailable() from exc
-        return self.decision(result, quota, cost)
+        return self.decision(key, result, quota, cost)
+
+    def refused(self, key: str, quota: Quota, cost: int = 1) -> RateDecision | None:
+        """The refusal a hit would get, when this process knows it already."""
+        return self._refusals.refusal(key, quota, cost)
 
     def command(self, key: str, quota: Quota) -> tuple[Any, ...]:
         """hit's command, for a pipeline; decision() reads its reply."""
         return self._script.command([self._prefix + key], self._args(quota))
 
-    def decision(self, reply: Any, quota: Quota, cost: int = 1) -> RateDecision:
+    def decision(
+        self, key: str, reply: Any, quota: Quota, cost: int = 1
+    ) -> RateDecision:
         allowed, tat, now = (float(v) for v in reply)
-        return RateDecision.from_gcra(
+        decision = RateDecision.from_gcra(
             bool(allowed), quota, tat=tat / _MICRO, now=now / _MICRO, cost=cost
         )
+        if not allowed:
+            self._refusals.note(key, quota, cost, decision)
+        return decision
 
     def _args(self, quota: Quota) -> list[Any]:
         return [quota.limit, quota.window_seconds * _MICRO, EPOCH_SECONDS]

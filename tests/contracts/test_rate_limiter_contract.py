@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import redis
@@ -262,3 +263,50 @@ def test_the_memory_limiter_reports_whole_seconds_without_float_noise(
     limiter = MemoryRateLimiter(clock=ManualClock(clock_at))
     decisions = [limiter.hit("c", Quota(3, 60)) for _ in range(3)]
     assert [d.reset_seconds for d in decisions] == [20, 40, 60]
+
+
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+def test_a_refused_client_costs_redis_nothing_until_its_retry_after(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    """Answered from the process's memory (domain/refusals.py): the same
+    refusal, with no command sent; the first hit after it goes to Redis."""
+    made = redis_of_kind(request, kind)
+    sent = CountingLane(made.lane)
+    limiter = RedisRateLimiter(sent, made.breaker)  # type: ignore[arg-type]
+    quota = Quota(2, 4)  # one back every 2 s
+    assert [d.allowed for d in hits(limiter, 3, quota=quota)] == [True, True, False]
+    before = sent.calls
+    refused = hits(limiter, 50, quota=quota)
+    assert not any(d.allowed for d in refused) and sent.calls == before
+    assert {d.retry_after_seconds for d in refused} <= {1, 2}
+    again = subject_hit_until_allowed(limiter, quota, within=4)
+    assert again.allowed and sent.calls > before
+    made.client.close()
+
+
+class CountingLane:
+    """The real lane, counting the scripts run through it."""
+
+    def __init__(self, lane: Any) -> None:
+        self._lane = lane
+        self.calls = 0
+
+    def script(self, source: str) -> Any:
+        script = self._lane.script(source)
+
+        def counted(keys: Any, args: Any) -> Any:
+            self.calls += 1
+            return script(keys, args)
+
+        return counted
+
+
+def subject_hit_until_allowed(
+    limiter: RateLimiter, quota: Quota, within: float
+) -> RateDecision:
+    began = time.monotonic()
+    while not (decision := limiter.hit("c", quota)).allowed:
+        assert time.monotonic() - began < within, "never allowed again"
+        wait_for(0.05)
+    return decision
